@@ -1,0 +1,52 @@
+# imdb-sentiment: `make setup`, `make train`, `make test`, `make lint`, `make app`, `make demo`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+MODEL ?= distilbert-base-uncased
+DATA ?= stanfordnlp/imdb
+MODEL_DIR ?= saved_model
+ARGS ?=
+
+.PHONY: setup browser train test lint format app demo clean
+
+setup: $(VENV)/.installed
+
+# Reinstalls only when the dependency lists change; torch is pinned first so pip never swaps
+# in another build to satisfy a range.
+$(VENV)/.installed: pyproject.toml requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	touch $@
+
+# The browser test drives Debian's chromium through Playwright; no browser is downloaded.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium (Debian package) for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+train: setup
+	$(BIN)/python -m imdb_sentiment train --model $(MODEL) --data $(DATA) --output_dir $(MODEL_DIR) $(ARGS)
+
+test: setup browser
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks gradioApp.py
+	$(BIN)/ruff format --check src tests benchmarks gradioApp.py
+
+format: setup
+	$(BIN)/ruff check --fix src tests benchmarks gradioApp.py
+	$(BIN)/ruff format src tests benchmarks gradioApp.py
+
+app: setup
+	$(BIN)/python gradioApp.py --model-dir $(MODEL_DIR) $(ARGS)
+
+demo: setup
+	test -f $(MODEL_DIR)/model.safetensors || $(MAKE) train
+	$(MAKE) app
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

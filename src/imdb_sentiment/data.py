@@ -1,0 +1,220 @@
+"""Load reviews from the Hub or local files, normalise labels, and split them honestly.
+
+Sources, all giving the same result for the same reviews:
+- a Hub dataset id (``stanfordnlp/imdb``) through ``datasets.load_dataset``;
+- a parquet, CSV/TSV or JSON Lines file (train only);
+- a folder holding ``train.*`` and optionally ``test.*`` files in those formats;
+- the original ``aclImdb/`` layout (``train/pos/*.txt``, ``train/neg/*.txt``, ``test/...``).
+
+The validation split is carved from train (stratified, seeded) and is what model selection
+looks at; the test split, when the source has one, is only used for the final report.
+
+    splits = load_splits(TrainConfig(data="../shared/imdb/train.parquet"))
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import TrainConfig
+from .errors import HubUnreachableError, UserError, looks_like_network_failure
+
+logger = logging.getLogger(__name__)
+
+FILE_READERS = {
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+    ".csv": pd.read_csv,
+    ".tsv": lambda path: pd.read_csv(path, sep="\t"),
+    ".jsonl": lambda path: pd.read_json(path, lines=True),
+    ".ndjson": lambda path: pd.read_json(path, lines=True),
+    ".json": lambda path: pd.read_json(path, lines=True),
+}
+LABEL_NAMES = ("NEGATIVE", "POSITIVE")
+_LABEL_ALIASES = {
+    "0": 0,
+    "neg": 0,
+    "negative": 0,
+    "false": 0,
+    "1": 1,
+    "pos": 1,
+    "positive": 1,
+    "true": 1,
+}
+
+
+@dataclass
+class Splits:
+    """Reviews as DataFrames with columns ``text`` (str) and ``label`` (0 = neg, 1 = pos)."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame | None = None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read one parquet / CSV / TSV / JSON Lines file with a clear error for anything else."""
+    path = Path(path)
+    reader = FILE_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise UserError(
+            f"Don't know how to read '{path.name}': use .parquet, .csv, .tsv or .jsonl."
+        )
+    try:
+        return reader(path)
+    except UnicodeDecodeError as error:
+        raise UserError(f"'{path}' is not valid UTF-8 text ({error.reason}).") from error
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise UserError(f"Could not read '{path}': {str(error).splitlines()[0]}") from error
+
+
+def _looks_like_path(source: str) -> bool:
+    return (
+        source.startswith((".", "/", "~"))
+        or source.count("/") > 1
+        or Path(source).suffix.lower() in FILE_READERS
+    )
+
+
+def _read_acl_imdb(root: Path, split: str) -> pd.DataFrame | None:
+    rows = []
+    for label, name in ((0, "neg"), (1, "pos")):
+        folder = root / split / name
+        if folder.is_dir():
+            files = sorted(folder.glob("*.txt"))
+            rows += [(f.read_text(encoding="utf-8", errors="replace"), label) for f in files]
+    return pd.DataFrame(rows, columns=["text", "label"]) if rows else None
+
+
+def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
+    if (root / "aclImdb").is_dir():
+        root = root / "aclImdb"
+    if (root / "train" / "pos").is_dir() or (root / "train" / "neg").is_dir():
+        tables = {split: _read_acl_imdb(root, split) for split in ("train", "test")}
+        return {split: table for split, table in tables.items() if table is not None}
+    tables = {}
+    for split in ("train", "test"):
+        files = sorted(
+            p for p in root.glob(f"{split}*") if p.is_file() and p.suffix.lower() in FILE_READERS
+        )
+        if files:
+            tables[split] = pd.concat([read_table(p) for p in files], ignore_index=True)
+    if "train" not in tables:
+        raise UserError(
+            f"Folder '{root}' has neither train.parquet/.csv/.jsonl files nor the aclImdb "
+            "layout (train/pos/*.txt, train/neg/*.txt)."
+        )
+    return tables
+
+
+def _read_hub(name: str) -> dict[str, pd.DataFrame]:
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(name)
+    except Exception as error:  # the Hub raises many types; sort them into two messages
+        if looks_like_network_failure(error):
+            raise HubUnreachableError("dataset", name, error) from error
+        raise UserError(
+            f"Could not load dataset '{name}': {str(error).splitlines()[0]}"
+        ) from error
+    return {split: loaded[split].to_pandas() for split in ("train", "test") if split in loaded}
+
+
+def read_source(source: str) -> dict[str, pd.DataFrame]:
+    """Raw tables by split name ('train', and 'test' when the source has one)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return _read_folder(path)
+    if path.is_file():
+        return {"train": read_table(path)}
+    if _looks_like_path(source):
+        raise UserError(f"Data path '{source}' does not exist.")
+    return _read_hub(source)
+
+
+def normalize_labels(values: pd.Series) -> np.ndarray:
+    """Map 0/1, booleans or neg/pos/negative/positive (any case) to 0/1."""
+    mapping = {}
+    unknown = []
+    for value in pd.unique(values):
+        key = str(value).strip().lower()
+        if key.endswith(".0"):  # 0.0 / 1.0 from a float column
+            key = key[:-2]
+        if key in _LABEL_ALIASES:
+            mapping[value] = _LABEL_ALIASES[key]
+        else:
+            unknown.append(value)
+    if unknown:
+        shown = ", ".join(repr(v) for v in unknown[:5])
+        raise UserError(
+            f"Unknown label values: {shown}. Use 0/1, neg/pos or negative/positive."
+        )
+    return values.map(mapping).to_numpy(dtype=np.int64)
+
+
+def standardize(table: pd.DataFrame, text_column: str, label_column: str, split: str) -> pd.DataFrame:
+    """Columns ``text`` and ``label`` (0/1); rows with a missing or blank text are dropped."""
+    missing = [c for c in (text_column, label_column) if c not in table.columns]
+    if missing:
+        raise UserError(
+            f"The {split} data has no column {', '.join(map(repr, missing))}; its columns are "
+            f"{', '.join(map(repr, map(str, table.columns)))}. Pass --text_column / --label_column."
+        )
+    if table[label_column].isna().any():
+        raise UserError(f"The {split} data has {int(table[label_column].isna().sum())} rows without a label.")
+    text = table[text_column]
+    usable = text.map(lambda t: isinstance(t, str) and bool(t.strip()))
+    if not usable.all():
+        logger.warning("Dropping %d %s rows with a missing or empty text.", int((~usable).sum()), split)
+    table = table[usable]
+    if table.empty:
+        raise UserError(f"The {split} data has no rows with text.")
+    labels = normalize_labels(table[label_column])
+    return pd.DataFrame({"text": table[text_column].to_numpy(), "label": labels})
+
+
+def stratified_sample(table: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    if n is None or n >= len(table):
+        return table.reset_index(drop=True)
+    from sklearn.model_selection import train_test_split
+
+    kept, _ = train_test_split(table, train_size=n, stratify=table["label"], random_state=seed)
+    return kept.reset_index(drop=True)
+
+
+def load_splits(config: TrainConfig) -> Splits:
+    """Train / validation / optional test splits for ``config``, sampled as it asks."""
+    from sklearn.model_selection import train_test_split
+
+    tables = read_source(config.data)
+    train = standardize(tables["train"], config.text_column, config.label_column, "train")
+    counts = np.bincount(train["label"], minlength=2)
+    if counts.min() < 2:
+        raise UserError(
+            f"The training data must hold both classes (found {counts[0]} negative and "
+            f"{counts[1]} positive reviews)."
+        )
+    try:
+        train, validation = train_test_split(
+            train,
+            test_size=config.validation_fraction,
+            stratify=train["label"],
+            random_state=config.seed,
+        )
+    except ValueError as error:
+        raise UserError(f"Too little data for a validation split: {error}") from error
+    test = None
+    if "test" in tables:
+        test = standardize(tables["test"], config.text_column, config.label_column, "test")
+        test = stratified_sample(test, config.max_eval_samples, config.seed)
+    return Splits(
+        train=stratified_sample(train, config.max_train_samples, config.seed),
+        validation=stratified_sample(validation, config.max_eval_samples, config.seed),
+        test=test,
+    )

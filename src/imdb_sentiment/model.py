@@ -1,0 +1,130 @@
+"""Load a pretrained encoder with a two-label head, and freeze its lower layers.
+
+Freezing the embeddings and the lowest ``k`` transformer layers keeps the general language
+knowledge those layers hold, trains a fraction of the parameters, and makes each step cheaper:
+no gradients flow below the first trainable layer. It works for DistilBERT
+(``distilbert.transformer.layer``), BERT / RoBERTa / ELECTRA style encoders (``encoder.layer``)
+and others whose layer list is found by :func:`find_layers`.
+
+    model = load_model("distilbert-base-uncased")
+    report = freeze_lower_layers(model, 3)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from torch import nn
+
+from .errors import HubUnreachableError, UserError, looks_like_network_failure
+
+logger = logging.getLogger(__name__)
+
+ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
+LABEL2ID = {label: index for index, label in ID2LABEL.items()}
+# Attribute paths (from the base model) of the layer list, in the order they are tried.
+LAYER_PATHS = ("transformer.layer", "encoder.layer", "encoder.layers", "layers", "layer")
+
+
+@dataclass
+class FreezeReport:
+    frozen_layers: int
+    total_layers: int
+    trainable_parameters: int
+    total_parameters: int
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable_parameters / max(self.total_parameters, 1)
+
+    def __str__(self) -> str:
+        return (
+            f"Froze embeddings + {self.frozen_layers}/{self.total_layers} transformer layers: "
+            f"{self.trainable_parameters:,} of {self.total_parameters:,} parameters trainable "
+            f"({self.trainable_percent:.1f}%)."
+        )
+
+
+def _from_pretrained(loader, name: str, what: str, **kwargs):
+    """Call ``loader.from_pretrained`` with one-line errors for a bad path or no network."""
+    from pathlib import Path
+
+    local = Path(name).expanduser()
+    if name.startswith((".", "/", "~")) and not local.exists():
+        raise UserError(f"{what.capitalize()} path '{name}' does not exist.")
+    if local.is_dir():
+        name = str(local)
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except OSError as error:
+        if not local.exists() and looks_like_network_failure(error):
+            raise HubUnreachableError(what, name, error) from error
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"Could not load {what} '{name}': {first_line}") from error
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, name, "tokenizer")
+
+
+def load_model(name: str):
+    """A sequence classifier with NEGATIVE/POSITIVE labels, from safetensors weights only."""
+    from transformers import AutoModelForSequenceClassification
+
+    return _from_pretrained(
+        AutoModelForSequenceClassification,
+        name,
+        "model",
+        num_labels=2,
+        id2label=ID2LABEL,
+        label2id=LABEL2ID,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+
+
+def find_layers(model: nn.Module) -> tuple[nn.Module, nn.ModuleList]:
+    """The embeddings module and the list of transformer layers of ``model``'s encoder."""
+    base = getattr(model, "base_model", model)
+    embeddings = getattr(base, "embeddings", None)
+    for path in LAYER_PATHS:
+        layers = base
+        for attribute in path.split("."):
+            layers = getattr(layers, attribute, None)
+        if isinstance(layers, nn.ModuleList) and embeddings is not None:
+            return embeddings, layers
+    raise UserError(
+        f"Cannot find the embeddings and transformer layers of {type(model).__name__}; "
+        "freezing supports DistilBERT, BERT and RoBERTa style encoders. Use --freeze_layers 0 "
+        "only with a supported architecture, or pick one of those models."
+    )
+
+
+def freeze_lower_layers(model: nn.Module, freeze_layers: int) -> FreezeReport:
+    """Freeze the embeddings and the lowest ``freeze_layers`` layers; everything else trains."""
+    embeddings, layers = find_layers(model)
+    if not 0 <= freeze_layers <= len(layers):
+        raise UserError(
+            f"freeze_layers={freeze_layers} is out of range: {type(model).__name__} has "
+            f"{len(layers)} transformer layers, so use 0 to {len(layers)}."
+        )
+    for parameter in model.parameters():
+        parameter.requires_grad = True
+    for module in (embeddings, *layers[:freeze_layers]):
+        for parameter in module.parameters():
+            parameter.requires_grad = False
+    report = FreezeReport(
+        frozen_layers=freeze_layers,
+        total_layers=len(layers),
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_parameters=sum(p.numel() for p in model.parameters()),
+    )
+    logger.info("%s", report)
+    return report
+
+
+def frozen_parameter_names(model: nn.Module) -> list[str]:
+    return [name for name, parameter in model.named_parameters() if not parameter.requires_grad]

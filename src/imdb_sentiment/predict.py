@@ -1,0 +1,169 @@
+"""The one inference path: :class:`Classifier` turns reviews into labelled predictions.
+
+It applies the cleaning and truncation the model was trained with (read from the saved
+``training_config.json``), sorts reviews by length so batches carry little padding, and refuses
+pickle checkpoints and remote code.
+
+    clf = Classifier.from_pretrained("saved_model")
+    clf.predict(["A wonderful, moving film.", "Two hours I will never get back."])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import UserError
+from .model import _from_pretrained, load_tokenizer
+from .text import Encoder, InvalidTextError, check_text
+
+DEFAULT_MAX_LENGTH = 512
+PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def check_model_dir(path: Path) -> None:
+    """Clear errors for the usual problems with a local model folder."""
+    if not path.is_dir():
+        raise UserError(
+            f"No model at '{path}'. Train one first (`make train`, `python -m imdb_sentiment "
+            "train`, or the notebook createModel.ipynb), or pass another folder or a Hub id."
+        )
+    has_safetensors = any(path.glob("*.safetensors"))
+    if not has_safetensors and any((path / name).exists() for name in PICKLE_WEIGHTS):
+        raise UserError(
+            f"'{path}' only has pickle weights (pytorch_model.bin), which can run arbitrary code "
+            "when loaded; this project loads safetensors only. Convert them with "
+            "`model.save_pretrained(dir)` in a trusted environment."
+        )
+    if not has_safetensors:
+        raise UserError(f"'{path}' has no model.safetensors: it is not a saved model.")
+    if not (path / "config.json").is_file():
+        raise UserError(f"'{path}' has no config.json: it is not a saved model.")
+
+
+def load_classifier_model(name: str):
+    """The saved classifier with its own label names; safetensors only, no remote code."""
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        return _from_pretrained(
+            AutoModelForSequenceClassification,
+            name,
+            "model",
+            use_safetensors=True,
+            trust_remote_code=False,
+        )
+    except UserError:
+        raise
+    except Exception as error:  # safetensors raises its own types for damaged files
+        raise UserError(
+            f"The weights in '{name}' could not be read; the file is damaged or truncated "
+            f"({type(error).__name__}). Re-train or copy the model again."
+        ) from error
+
+
+def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
+    """Indices grouped longest first, each group at most ``batch_size`` reviews and
+    ``max_batch_tokens`` padded tokens, so long reviews get small batches and short ones big."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batch: list[int] = []
+    for index in order:
+        longest = lengths[batch[0]] if batch else lengths[index]
+        if batch and (len(batch) == batch_size or longest * (len(batch) + 1) > max_batch_tokens):
+            yield batch
+            batch = []
+        batch.append(int(index))
+    if batch:
+        yield batch
+
+
+class Classifier:
+    """A sentiment classifier ready for inference."""
+
+    def __init__(self, model, tokenizer, max_length: int, truncation: str, device: str = "cpu"):
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.encoder = Encoder(tokenizer, max_length, truncation)
+        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.pad_token_id = tokenizer.pad_token_id or 0
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str | None = None) -> Classifier:
+        import torch
+
+        name = str(name_or_path)
+        local = Path(name).expanduser()
+        if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+            check_model_dir(local)
+            name = str(local)
+        model = load_classifier_model(name)
+        tokenizer = load_tokenizer(name)
+        trained = TrainConfig.load(local) if local.is_dir() else None
+        if trained is not None:
+            max_length, truncation = trained.max_length, trained.truncation
+        else:
+            window = getattr(model.config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
+            max_length, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(model, tokenizer, max_length, truncation, device)
+
+    @property
+    def max_length(self) -> int:
+        return self.encoder.max_length
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids for each review, validated, cleaned and truncated as in training."""
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+            raise InvalidTextError("predict() takes a list of reviews, not a single string.")
+        checked = [check_text(text, i) for i, text in enumerate(texts)]
+        return self.encoder(checked)["input_ids"] if checked else []
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            output = self.model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(attention_mask).to(self.device),
+            )
+        return output.logits.float().cpu().numpy()
+
+    def predict_logits(
+        self, texts: Sequence[str], batch_size: int = 32, max_batch_tokens: int = 16384
+    ) -> np.ndarray:
+        ids = self.encode(texts)
+        lengths = [len(row) for row in ids]
+        result = np.zeros((len(ids), len(self.id2label)), dtype=np.float32)
+        for batch in batches_by_length(lengths, batch_size, max_batch_tokens):
+            width = max(lengths[i] for i in batch)
+            input_ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)
+            attention_mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, index in enumerate(batch):
+                input_ids[row, : lengths[index]] = ids[index]
+                attention_mask[row, : lengths[index]] = 1
+            result[batch] = self.logits(input_ids, attention_mask)
+        return result
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """One :class:`Prediction` per review, in input order."""
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        predictions = []
+        for row in probabilities:
+            scores = {self.id2label[i]: float(p) for i, p in enumerate(row)}
+            best = int(row.argmax())
+            predictions.append(Prediction(self.id2label[best], float(row[best]), scores))
+        return predictions

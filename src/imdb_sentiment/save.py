@@ -1,0 +1,134 @@
+"""Write a model directory atomically, with its metrics, plots, config and model card.
+
+The directory is built beside the target under a hidden name and renamed into place at the end,
+so a failed or interrupted run never leaves a half-written or mixed ``saved_model/``: readers see
+the previous model or the new one, nothing in between.
+
+    with atomic_directory("saved_model") as staging:
+        model.save_pretrained(staging)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+
+# Files whose presence marks a directory as a model this project (or transformers) wrote, and so
+# safe to replace. Anything else non-empty is refused: a typo must not delete someone's folder.
+MODEL_MARKERS = ("config.json", "training_config.json", "model.safetensors")
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory."""
+    path = Path(path).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output_dir '{path}' exists and is not a directory.")
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in MODEL_MARKERS):
+        raise UserError(
+            f"output_dir '{path}' is a non-empty folder that does not hold a model; "
+            "refusing to replace it. Choose another --output_dir."
+        )
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"Cannot write to '{parent}'.")
+    return path
+
+
+@contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces ``target`` in one rename."""
+    target = check_output_dir(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a model directory is for sharing
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    backup = None
+    if target.exists():
+        backup = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        if backup is not None:
+            os.rename(backup, target)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _metric_rows(metrics: dict) -> str:
+    rows = ["| split | accuracy | precision | recall | F1 | ROC-AUC | reviews |", "|---|---|---|---|---|---|---|"]
+    for split in ("validation", "test"):
+        m = metrics.get(split)
+        if not m:
+            continue
+        auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
+        rows.append(
+            f"| {split} | {m['accuracy']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} "
+            f"| {m['f1']:.4f} | {auc} | {m['n']:,} |"
+        )
+    return "\n".join(rows)
+
+
+def model_card(config: dict, metrics: dict) -> str:
+    """A Hugging Face style model card: what was trained, how well, and how to load it."""
+    freeze = metrics["model"]
+    train = metrics["train"]
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [sentiment-analysis, imdb, imdb-sentiment]
+base_model: {config["model"]}
+---
+
+# Sentiment classifier fine-tuned from `{config["model"]}`
+
+Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment project on
+`{config["data"]}`.
+
+## Training
+- Frozen: the embeddings and the lowest {freeze["frozen_layers"]} of {freeze["total_layers"]}
+  transformer layers; {freeze["trainable_parameters"]:,} of {freeze["total_parameters"]:,}
+  parameters trained ({freeze["trainable_percent"]:.1f}%).
+- Inputs: at most {config["max_length"]} tokens, long reviews cut with the `{config["truncation"]}`
+  strategy; HTML line breaks removed.
+- {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate
+  {config["learning_rate"]:g}, batch size {config["batch_size"]}, seed {config["seed"]},
+  on {config["device"]} in {train["train_runtime_s"]:.0f} s.
+- The validation split was carved from train (stratified) and chose the best epoch; the test
+  split, when present, was used once, for the report below.
+
+## Metrics
+{_metric_rows(metrics)}
+
+## Use
+```python
+from transformers import pipeline
+classify = pipeline("text-classification", model="path/to/this/folder")
+classify("A wonderful, moving film.", truncation=True)
+
+# or, with the same truncation the model was trained with:
+from imdb_sentiment import Classifier
+Classifier.from_pretrained("path/to/this/folder").predict(["A wonderful, moving film."])
+```
+"""

@@ -1,0 +1,77 @@
+"""Tiny models, a local tokenizer and a learnable generated review task, for tests and benchmarks.
+
+Nothing here touches the network: the vocabulary is made up, the models are random, the data
+is generated. ``make_reviews`` builds a task a 2-layer model learns in seconds: each review's
+sentiment is carried by a few marker words hidden among neutral filler.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+POSITIVE_MARKERS = ["wonderful", "superb", "delightful", "brilliant", "masterpiece"]
+NEGATIVE_MARKERS = ["awful", "boring", "dreadful", "terrible", "waste"]
+FILLER = [
+    "the", "movie", "film", "plot", "actor", "scene", "story", "director", "music", "camera",
+    "was", "is", "and", "with", "a", "of", "in", "it", "this", "that", "character", "ending",
+    "script", "cast", "picture", "screen", "time", "minutes", "hour", "score", "dialogue",
+]
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB = SPECIAL + sorted(set(FILLER + POSITIVE_MARKERS + NEGATIVE_MARKERS + [".", ",", "!", "<", ">", "/", "br"]))
+
+
+def make_tokenizer():
+    from transformers import DistilBertTokenizer
+
+    return DistilBertTokenizer(vocab={token: i for i, token in enumerate(VOCAB)}, model_max_length=128)
+
+
+def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40) -> pd.DataFrame:
+    """Balanced generated reviews: filler words plus 1-2 markers of the review's sentiment."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        markers = POSITIVE_MARKERS if label else NEGATIVE_MARKERS
+        words = [rng.choice(FILLER) for _ in range(rng.randint(min_words, max_words))]
+        for _ in range(rng.randint(1, 2)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(markers))
+        if rng.random() < 0.3:
+            words.insert(rng.randrange(len(words) + 1), "<br />")
+        rows.append((" ".join(words) + " .", label))
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def save_tiny_model(directory: Path, architecture: str = "distilbert", layers: int = 2, seed: int = 0) -> Path:
+    """A random DistilBERT or BERT encoder with a 2-label head and a local tokenizer."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
+
+    torch.manual_seed(seed)
+    if architecture == "distilbert":
+        config = DistilBertConfig(
+            vocab_size=len(VOCAB), dim=32, hidden_dim=64, n_layers=layers, n_heads=2,
+            max_position_embeddings=128,
+        )
+        model = DistilBertForSequenceClassification(config)
+    elif architecture == "bert":
+        config = BertConfig(
+            vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+            num_attention_heads=2, max_position_embeddings=128,
+        )
+        model = BertForSequenceClassification(config)
+    else:
+        raise ValueError(architecture)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    make_tokenizer().save_pretrained(directory)
+    return directory
