@@ -88,7 +88,7 @@ class Encoder:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.strategy = strategy
-        split_budget(0, 1, strategy)  # validates the strategy name early
+        split_budget(2, 1, strategy)  # validates the strategy name early
         with_special = tokenizer("a")["input_ids"]
         plain = tokenizer("a", add_special_tokens=False)["input_ids"]
         start = _find(with_special, plain)

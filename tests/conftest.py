@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny random models, generated data, and one tiny model trained once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from helpers import make_reviews, save_tiny_model  # noqa: E402
+
+# A recipe the tiny 2-layer model learns to >= 0.95 validation accuracy in a few seconds.
+TINY_RECIPE = dict(
+    freeze_layers=1,
+    max_length=64,
+    epochs=6,
+    batch_size=16,
+    learning_rate=1e-2,
+    max_train_samples=None,
+    max_eval_samples=None,
+    logging_steps=10,
+)
+
+
+def tiny_config(model_dir: Path, data: Path, output_dir: Path, **overrides):
+    from imdb_sentiment import TrainConfig
+
+    return TrainConfig(
+        model=str(model_dir), data=str(data), output_dir=str(output_dir), **{**TINY_RECIPE, **overrides}
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "distilbert", "distilbert")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "bert", "bert")
+
+
+@pytest.fixture(scope="session")
+def reviews_parquet(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "train.parquet"
+    make_reviews(1000, seed=0, max_words=12).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, tiny_distilbert, reviews_parquet):
+    """A tiny DistilBERT trained once on the generated task; returns its TrainResult (read only)."""
+    from imdb_sentiment import train
+
+    output = tmp_path_factory.mktemp("trained") / "saved_model"
+    return train(tiny_config(tiny_distilbert, reviews_parquet, output))
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(trained_model) -> Path:
+    return trained_model.output_dir

@@ -1,0 +1,126 @@
+"""Every data format loads to the same reviews; labels normalise; splits are stratified and honest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import make_reviews
+
+from imdb_sentiment import TrainConfig, UserError, load_splits
+from imdb_sentiment.data import normalize_labels, read_source
+
+
+@pytest.fixture
+def reviews() -> pd.DataFrame:
+    return make_reviews(60, seed=3)
+
+
+def write_acl_imdb(root, frame):
+    for split, part in (("train", frame.iloc[:40]), ("test", frame.iloc[40:])):
+        for i, (text, label) in enumerate(zip(part["text"], part["label"])):
+            folder = root / "aclImdb" / split / ("pos" if label else "neg")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}_7.txt").write_text(text, encoding="utf-8")
+
+
+def sorted_rows(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    return sorted(zip(frame["text"], frame["label"].astype(int)))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "tsv", "jsonl", "folder", "acl"])
+def test_each_format_loads_the_same_reviews(tmp_path, reviews, fmt):
+    if fmt == "parquet":
+        reviews.to_parquet(source := tmp_path / "r.parquet")
+    elif fmt == "csv":
+        reviews.to_csv(source := tmp_path / "r.csv", index=False)
+    elif fmt == "tsv":
+        reviews.to_csv(source := tmp_path / "r.tsv", index=False, sep="\t")
+    elif fmt == "jsonl":
+        reviews.to_json(source := tmp_path / "r.jsonl", orient="records", lines=True)
+    elif fmt == "folder":
+        reviews.iloc[:40].to_parquet(tmp_path / "train.parquet")
+        reviews.iloc[40:].to_csv(tmp_path / "test.csv", index=False)
+        source = tmp_path
+    else:
+        write_acl_imdb(tmp_path, reviews)
+        source = tmp_path
+    tables = read_source(str(source))
+    loaded = pd.concat(tables.values())
+    assert sorted_rows(loaded) == sorted_rows(reviews)
+    if fmt in ("folder", "acl"):
+        assert set(tables) == {"train", "test"} and len(tables["test"]) == 20
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0, 1, 1], [0, 1, 1]),
+        (["neg", "pos", "POS"], [0, 1, 1]),
+        (["negative", "Positive", "negative"], [0, 1, 0]),
+        ([True, False, True], [1, 0, 1]),
+        ([0.0, 1.0, 1.0], [0, 1, 1]),
+    ],
+)
+def test_labels_normalise(values, expected):
+    assert normalize_labels(pd.Series(values)).tolist() == expected
+
+
+def test_unknown_labels_are_named():
+    with pytest.raises(UserError, match="Unknown label values: 'meh'"):
+        normalize_labels(pd.Series(["pos", "meh"]))
+
+
+def test_splits_are_stratified_disjoint_and_seeded(tmp_path):
+    make_reviews(400, seed=1).to_parquet(path := tmp_path / "train.parquet")
+    config = TrainConfig(data=str(path), validation_fraction=0.25, max_train_samples=200, max_eval_samples=None)
+    splits = load_splits(config)
+    assert len(splits.validation) == 100 and len(splits.train) == 200 and splits.test is None
+    assert np.bincount(splits.validation["label"]).tolist() == [50, 50]
+    assert np.bincount(splits.train["label"]).tolist() == [100, 100]
+    assert not set(splits.train["text"]) & set(splits.validation["text"]) - {""}
+    again = load_splits(config)
+    assert again.validation["text"].tolist() == splits.validation["text"].tolist()
+
+
+def test_test_split_is_kept_apart(tmp_path):
+    write_acl_imdb(tmp_path, make_reviews(60, seed=2))
+    splits = load_splits(TrainConfig(data=str(tmp_path), max_eval_samples=None, max_train_samples=None))
+    assert len(splits.test) == 20 and len(splits.train) + len(splits.validation) == 40
+
+
+def test_custom_column_names(tmp_path):
+    make_reviews(40).rename(columns={"text": "review", "label": "sentiment"}).to_csv(
+        path := tmp_path / "r.csv", index=False
+    )
+    splits = load_splits(TrainConfig(data=str(path), text_column="review", label_column="sentiment"))
+    assert list(splits.train.columns) == ["text", "label"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: pd.DataFrame({"review": ["a"], "label": [1]}).to_csv(p, index=False), "no column 'text'"),
+        (lambda p: pd.DataFrame({"text": ["good", "fine"] * 5, "label": [1] * 10}).to_csv(p, index=False),
+         "must hold both classes"),
+        (lambda p: pd.DataFrame({"text": ["good", "bad"] * 5, "label": ["pos", "so-so"] * 5}).to_csv(p, index=False),
+         "Unknown label values"),
+        (lambda p: p.write_bytes(b"text,label\n\xff\xfe bad bytes,1\n"), "not valid UTF-8"),
+        (lambda p: p.write_text(""), "Could not read"),
+    ],
+    ids=["missing", "no-text-column", "single-class", "unknown-labels", "bad-encoding", "empty-file"],
+)
+def test_bad_data_is_a_clear_error(tmp_path, make, message):
+    path = tmp_path / "data.csv"
+    make(path)
+    with pytest.raises(UserError, match=message):
+        load_splits(TrainConfig(data=str(path)))
+
+
+def test_rows_without_text_are_dropped(tmp_path):
+    frame = make_reviews(40)
+    frame.loc[[0, 1], "text"] = None
+    frame.to_parquet(path := tmp_path / "r.parquet")
+    splits = load_splits(TrainConfig(data=str(path), max_eval_samples=None, max_train_samples=None))
+    assert len(splits.train) + len(splits.validation) == 38

@@ -1,0 +1,140 @@
+"""End-to-end training on a learnable generated task: it learns, freezes, saves, and fails cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from helpers import make_reviews
+from safetensors.numpy import load_file
+
+from imdb_sentiment import Classifier, TrainConfig, UserError, clean_text, resolve_config, train
+from imdb_sentiment.errors import HubUnreachableError
+from imdb_sentiment.model import load_model
+
+
+def test_training_learns_the_task(trained_model):
+    validation = trained_model.metrics["validation"]
+    assert validation["accuracy"] >= 0.9
+    assert validation["roc_auc"] >= 0.9
+    assert validation["n"] == 100  # 10% of 1,000 reviews, every one scored once
+    assert sum(map(sum, validation["confusion_matrix"])) == 100
+
+
+def test_frozen_weights_are_bit_identical_and_top_layers_changed(trained_model_dir, tiny_distilbert):
+    before = load_file(str(tiny_distilbert / "model.safetensors"))
+    after = load_file(str(trained_model_dir / "model.safetensors"))
+    frozen = [k for k in before if k.startswith(("distilbert.embeddings.", "distilbert.transformer.layer.0."))]
+    trained = [k for k in before if k.startswith("distilbert.transformer.layer.1.")]
+    assert frozen and trained
+    for key in frozen:
+        assert np.array_equal(before[key], after[key]), key
+    assert all(not np.array_equal(before[k], after[k]) for k in trained if k.endswith("weight"))
+    assert not np.array_equal(before["classifier.weight"], after["classifier.weight"])
+
+
+def test_saved_directory_is_complete_and_pickle_free(trained_model_dir):
+    names = {p.name for p in trained_model_dir.iterdir()}
+    expected = {
+        "model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
+        "training_config.json", "metrics.json", "training_curves.png", "confusion_matrix.png", "README.md",
+    }
+    assert expected <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
+    metrics = json.loads((trained_model_dir / "metrics.json").read_text())
+    assert set(metrics["validation"]) >= {"accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix"}
+    assert metrics["model"]["frozen_layers"] == 1 and 0 < metrics["model"]["trainable_percent"] < 100
+    card = (trained_model_dir / "README.md").read_text()
+    assert "lowest 1 of 2" in card and f"{metrics['validation']['accuracy']:.4f}" in card
+    saved = TrainConfig.load(trained_model_dir)
+    assert saved.max_length == 64 and saved.truncation == "head_tail" and saved.device == "cpu"
+    # training checkpoints are removed after a successful save
+    assert not trained_model_dir.with_name("saved_model.checkpoints").exists()
+
+
+def test_round_trip_through_transformers_pipeline(trained_model_dir):
+    from transformers import pipeline
+
+    reviews = make_reviews(60, seed=99, max_words=12)
+    reviews["text"] = reviews["text"].map(clean_text)  # the pipeline does not strip <br /> itself
+    classify = pipeline("text-classification", model=str(trained_model_dir), device=-1)
+    outputs = classify(reviews["text"].tolist(), truncation=True)
+    labels = [o["label"] for o in outputs]
+    assert set(labels) <= {"POSITIVE", "NEGATIVE"}
+    expected = ["POSITIVE" if y else "NEGATIVE" for y in reviews["label"]]
+    assert np.mean([a == b for a, b in zip(labels, expected)]) >= 0.9
+    ours = [p.label for p in Classifier.from_pretrained(trained_model_dir).predict(reviews["text"].tolist())]
+    assert ours == labels  # short, clean reviews: no truncation, so both paths agree exactly
+
+
+def test_bert_style_encoders_train_and_freeze(tmp_path, tiny_bert, reviews_parquet):
+    result = train(tiny_config(tiny_bert, reviews_parquet, tmp_path / "bert_model", epochs=2))
+    before = load_file(str(tiny_bert / "model.safetensors"))
+    after = load_file(str(result.output_dir / "model.safetensors"))
+    assert all(np.array_equal(before[k], after[k]) for k in before if k.startswith("bert.embeddings."))
+    assert result.metrics["model"]["total_layers"] == 2
+
+
+def test_same_seed_gives_identical_metrics(tmp_path, tiny_distilbert, reviews_parquet):
+    runs = [
+        train(tiny_config(tiny_distilbert, reviews_parquet, tmp_path / f"run{i}", epochs=1)).metrics["validation"]
+        for i in range(2)
+    ]
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"freeze_layers": 5}, "out of range"),
+        ({"data": "/nonexistent/train.parquet"}, "does not exist"),
+        ({"text_column": "review"}, "no column 'review'"),
+        ({"truncation": "middle"}, "truncation must be one of"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"model": "/nonexistent/model"}, "does not exist"),
+    ],
+)
+def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path, tiny_distilbert, reviews_parquet, overrides, message):
+    output = tmp_path / "saved_model"
+    config = tiny_config(tiny_distilbert, reviews_parquet, output)
+    config = TrainConfig(**{**config.to_dict(), **overrides})
+    with pytest.raises(UserError, match=message):
+        train(config)
+    assert not output.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, tiny_distilbert, reviews_parquet):
+    output = tmp_path / "precious"
+    output.mkdir()
+    (output / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="does not hold a model"):
+        train(tiny_config(tiny_distilbert, reviews_parquet, output))
+    assert (output / "notes.txt").read_text() == "keep me"
+
+
+def test_hub_unreachable_says_how_to_go_offline():
+    with pytest.raises(HubUnreachableError, match="--model /path/to/model_dir"):
+        load_model("distilbert-base-uncased")
+
+
+def test_cpu_recipe_fills_auto_fields():
+    config = resolve_config(TrainConfig(device="cpu"))
+    assert config.max_length == 256 and config.epochs == 1 and config.max_train_samples == 2000
+    assert resolve_config(TrainConfig(device="cpu", max_length=128)).max_length == 128
+
+
+def test_cli_reports_user_errors_in_one_line(tmp_path, tiny_distilbert, reviews_parquet):
+    result = subprocess.run(
+        [sys.executable, "-m", "imdb_sentiment", "train", "--model", str(tiny_distilbert),
+         "--data", str(reviews_parquet), "--output-dir", str(tmp_path / "out"), "--freeze-layers", "9"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert "error: freeze_layers=9 is out of range" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
