@@ -35,13 +35,26 @@ def main() -> int:
     parser.add_argument("--output-dir", default="benchmarks/results/minilm_imdb")
     parser.add_argument("--max-train-samples", type=int, default=4000)
     parser.add_argument("--heldout", type=int, default=2000, help="Unseen reviews scored at the end.")
-    parser.add_argument("--skip-train", action="store_true", help="Only score an already trained --output-dir.")
+    parser.add_argument(
+        "--skip-train", action="store_true", help="Only score an already trained --output-dir."
+    )
     args, extra = parser.parse_known_args()
     model = args.model or minilm_path()
 
     command = [
-        sys.executable, "-m", "imdb_sentiment", "train", "--model", model, "--data", args.data,
-        "--output_dir", args.output_dir, "--max_train_samples", str(args.max_train_samples), *extra,
+        sys.executable,
+        "-m",
+        "imdb_sentiment",
+        "train",
+        "--model",
+        model,
+        "--data",
+        args.data,
+        "--output_dir",
+        args.output_dir,
+        "--max_train_samples",
+        str(args.max_train_samples),
+        *extra,
     ]
     print("$", " ".join(command), flush=True)
     started = time.perf_counter()
@@ -73,10 +86,23 @@ def main() -> int:
     predicted = np.array([1 if o["label"] == "POSITIVE" else 0 for o in outputs])
     heldout_accuracy = float((predicted == unseen["label"].to_numpy()).mean())
 
+    from imdb_sentiment import Classifier
+
+    started = time.perf_counter()
+    ours = Classifier.from_pretrained(args.output_dir).predict(unseen["text"].tolist())
+    classifier_time = time.perf_counter() - started
+    ours_predicted = np.array([1 if p.label == "POSITIVE" else 0 for p in ours])
+    classifier_accuracy = float((ours_predicted == unseen["label"].to_numpy()).mean())
+    agreement = float((ours_predicted == predicted).mean())
+
     pretrained = load_file(str(Path(model) / "model.safetensors"))
     trained = load_file(str(Path(args.output_dir) / "model.safetensors"))
-    frozen = [k for k in pretrained if k.startswith("embeddings.") or any(
-        k.startswith(f"encoder.layer.{i}.") for i in range(config.freeze_layers))]
+    frozen = [
+        k
+        for k in pretrained
+        if k.startswith("embeddings.")
+        or any(k.startswith(f"encoder.layer.{i}.") for i in range(config.freeze_layers))
+    ]
     frozen = [k for k in frozen if f"bert.{k}" in trained]  # old checkpoints also store position_ids buffers
     frozen_equal = bool(frozen) and all(
         np.array_equal(pretrained[k].numpy(), trained[f"bert.{k}"].numpy()) for k in frozen
@@ -90,10 +116,16 @@ def main() -> int:
         ("trainable parameters", f"{metrics['model']['trainable_percent']:.1f}%"),
         ("validation accuracy", f"{metrics['validation']['accuracy']:.4f} (n={metrics['validation']['n']})"),
         ("unseen-review accuracy (pipeline)", f"{heldout_accuracy:.4f} (n={len(unseen)})"),
+        ("unseen-review accuracy (Classifier)", f"{classifier_accuracy:.4f}"),
+        ("Classifier / pipeline label agreement", f"{agreement:.4f}"),
         ("train time", f"{metrics['train']['train_runtime_s']:.0f} s"),
         ("train samples/s", f"{metrics['train']['train_samples_per_second']:.2f}"),
-        ("whole command wall time", "not measured (--skip-train)" if args.skip_train else f"{wall / 60:.1f} min"),
+        (
+            "whole command wall time",
+            "not measured (--skip-train)" if args.skip_train else f"{wall / 60:.1f} min",
+        ),
         ("pipeline scoring", f"{len(unseen) / score_time:.1f} reviews/s"),
+        ("Classifier scoring", f"{len(unseen) / classifier_time:.1f} reviews/s"),
         ("frozen weights equal pretrained", str(frozen_equal)),
     ]
     width = max(len(name) for name, _ in rows)

@@ -15,12 +15,42 @@ import pandas as pd
 POSITIVE_MARKERS = ["wonderful", "superb", "delightful", "brilliant", "masterpiece"]
 NEGATIVE_MARKERS = ["awful", "boring", "dreadful", "terrible", "waste"]
 FILLER = [
-    "the", "movie", "film", "plot", "actor", "scene", "story", "director", "music", "camera",
-    "was", "is", "and", "with", "a", "of", "in", "it", "this", "that", "character", "ending",
-    "script", "cast", "picture", "screen", "time", "minutes", "hour", "score", "dialogue",
+    "the",
+    "movie",
+    "film",
+    "plot",
+    "actor",
+    "scene",
+    "story",
+    "director",
+    "music",
+    "camera",
+    "was",
+    "is",
+    "and",
+    "with",
+    "a",
+    "of",
+    "in",
+    "it",
+    "this",
+    "that",
+    "character",
+    "ending",
+    "script",
+    "cast",
+    "picture",
+    "screen",
+    "time",
+    "minutes",
+    "hour",
+    "score",
+    "dialogue",
 ]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-VOCAB = SPECIAL + sorted(set(FILLER + POSITIVE_MARKERS + NEGATIVE_MARKERS + [".", ",", "!", "<", ">", "/", "br"]))
+VOCAB = SPECIAL + sorted(
+    set(FILLER + POSITIVE_MARKERS + NEGATIVE_MARKERS + [".", ",", "!", "<", ">", "/", "br"])
+)
 
 
 def make_tokenizer():
@@ -46,7 +76,9 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
-def save_tiny_model(directory: Path, architecture: str = "distilbert", layers: int = 2, seed: int = 0) -> Path:
+def save_tiny_model(
+    directory: Path, architecture: str = "distilbert", layers: int = 2, seed: int = 0
+) -> Path:
     """A random DistilBERT or BERT encoder with a 2-label head and a local tokenizer."""
     import torch
     from transformers import (
@@ -59,14 +91,22 @@ def save_tiny_model(directory: Path, architecture: str = "distilbert", layers: i
     torch.manual_seed(seed)
     if architecture == "distilbert":
         config = DistilBertConfig(
-            vocab_size=len(VOCAB), dim=32, hidden_dim=64, n_layers=layers, n_heads=2,
+            vocab_size=len(VOCAB),
+            dim=32,
+            hidden_dim=64,
+            n_layers=layers,
+            n_heads=2,
             max_position_embeddings=128,
         )
         model = DistilBertForSequenceClassification(config)
     elif architecture == "bert":
         config = BertConfig(
-            vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-            num_attention_heads=2, max_position_embeddings=128,
+            vocab_size=len(VOCAB),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            max_position_embeddings=128,
         )
         model = BertForSequenceClassification(config)
     else:

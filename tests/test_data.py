@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_reviews
 
 from imdb_sentiment import TrainConfig, UserError, load_splits
 from imdb_sentiment.data import normalize_labels, read_source
+
+from helpers import make_reviews
 
 
 @pytest.fixture
@@ -73,7 +74,9 @@ def test_unknown_labels_are_named():
 
 def test_splits_are_stratified_disjoint_and_seeded(tmp_path):
     make_reviews(400, seed=1).to_parquet(path := tmp_path / "train.parquet")
-    config = TrainConfig(data=str(path), validation_fraction=0.25, max_train_samples=200, max_eval_samples=None)
+    config = TrainConfig(
+        data=str(path), validation_fraction=0.25, max_train_samples=200, max_eval_samples=None
+    )
     splits = load_splits(config)
     assert len(splits.validation) == 100 and len(splits.train) == 200 and splits.test is None
     assert np.bincount(splits.validation["label"]).tolist() == [50, 50]
@@ -102,10 +105,16 @@ def test_custom_column_names(tmp_path):
     [
         (lambda p: None, "does not exist"),
         (lambda p: pd.DataFrame({"review": ["a"], "label": [1]}).to_csv(p, index=False), "no column 'text'"),
-        (lambda p: pd.DataFrame({"text": ["good", "fine"] * 5, "label": [1] * 10}).to_csv(p, index=False),
-         "must hold both classes"),
-        (lambda p: pd.DataFrame({"text": ["good", "bad"] * 5, "label": ["pos", "so-so"] * 5}).to_csv(p, index=False),
-         "Unknown label values"),
+        (
+            lambda p: pd.DataFrame({"text": ["good", "fine"] * 5, "label": [1] * 10}).to_csv(p, index=False),
+            "must hold both classes",
+        ),
+        (
+            lambda p: pd.DataFrame({"text": ["good", "bad"] * 5, "label": ["pos", "so-so"] * 5}).to_csv(
+                p, index=False
+            ),
+            "Unknown label values",
+        ),
         (lambda p: p.write_bytes(b"text,label\n\xff\xfe bad bytes,1\n"), "not valid UTF-8"),
         (lambda p: p.write_text(""), "Could not read"),
     ],

@@ -25,8 +25,7 @@ def test_exactly_the_intended_parameters_are_trainable(request, fixture, layer_p
     expected = {
         name
         for name, _ in model.named_parameters()
-        if name.startswith(embedding_prefix)
-        or any(name.startswith(f"{layer_prefix}{i}.") for i in range(k))
+        if name.startswith(embedding_prefix) or any(name.startswith(f"{layer_prefix}{i}.") for i in range(k))
     }
     assert frozen == expected
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

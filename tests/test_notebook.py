@@ -27,7 +27,9 @@ def test_notebook_runs_on_a_tiny_config(tmp_path, tiny_distilbert, reviews_parqu
     monkeypatch.setenv("TRAIN_OVERRIDES", json.dumps(TINY_RECIPE))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     assert (output / "model.safetensors").is_file()
     printed = "".join(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from helpers import VOCAB, make_tokenizer
 
 from imdb_sentiment import Encoder, InvalidTextError, UserError, clean_text
 from imdb_sentiment.text import cap_chars, check_text, sanitize_text, split_budget
+
+from helpers import VOCAB, make_tokenizer
 
 WORDS = [w for w in VOCAB if w.isalpha() and w not in ("br",)]
 

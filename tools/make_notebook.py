@@ -42,13 +42,16 @@ few and you pay for full fine-tuning. `freeze_layers` sets the balance."""),
 Edit these, or set the environment variables `MODEL`, `DATA`, `OUTPUT_DIR` and `TRAIN_OVERRIDES`
 (JSON, e.g. `{"epochs": 1}`). Offline? Point `MODEL` at a local model folder and `DATA` at a local
 parquet / CSV / JSON Lines file or an `aclImdb/` folder."""),
-    new_code_cell("""import json
+    new_code_cell(
+        """import json
 import os
 
 MODEL = os.environ.get("MODEL", "distilbert-base-uncased")
 DATA = os.environ.get("DATA", "stanfordnlp/imdb")
 OUTPUT_DIR = os.environ.get("OUTPUT_DIR", "saved_model")
-OVERRIDES = json.loads(os.environ.get("TRAIN_OVERRIDES", "{}"))""", metadata={"tags": ["parameters"]}),
+OVERRIDES = json.loads(os.environ.get("TRAIN_OVERRIDES", "{}"))""",
+        metadata={"tags": ["parameters"]},
+    ),
     new_code_cell("""from imdb_sentiment import TrainConfig, load_splits, resolve_config
 
 config = resolve_config(TrainConfig(model=MODEL, data=DATA, output_dir=OUTPUT_DIR, **OVERRIDES))

@@ -1,8 +1,8 @@
 """imdb-sentiment: fine-tune a transformer sentiment classifier with frozen lower layers, and serve it.
 
-    from imdb_sentiment import TrainConfig, train, Classifier
-    train(TrainConfig(model="distilbert-base-uncased", data="stanfordnlp/imdb"))
-    Classifier.from_pretrained("saved_model").predict(["What a film!"])
+from imdb_sentiment import TrainConfig, train, Classifier
+train(TrainConfig(model="distilbert-base-uncased", data="stanfordnlp/imdb"))
+Classifier.from_pretrained("saved_model").predict(["What a film!"])
 """
 
 from .config import TrainConfig, resolve_config

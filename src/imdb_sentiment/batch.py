@@ -50,7 +50,9 @@ def _usable(text: object) -> bool:
     return isinstance(text, str) and bool(text.strip())
 
 
-def score_texts(classifier, texts: Sequence[object], batch_size: int = 32, progress: bool = False) -> pd.DataFrame:
+def score_texts(
+    classifier, texts: Sequence[object], batch_size: int = 32, progress: bool = False
+) -> pd.DataFrame:
     """One row per input: index, label, score, one column per class, and error (or None)."""
     from tqdm.auto import tqdm
 
@@ -58,21 +60,21 @@ def score_texts(classifier, texts: Sequence[object], batch_size: int = 32, progr
     rows: list[dict] = [{"index": i, "label": None, "score": None, "error": None} for i in range(len(texts))]
     usable = [i for i, text in enumerate(texts) if _usable(text)]
     for i in set(range(len(texts))) - set(usable):
-        rows[i]["error"] = "empty or missing review" if texts[i] is None or isinstance(texts[i], str) else (
-            f"not a string ({type(texts[i]).__name__})"
+        rows[i]["error"] = (
+            "empty or missing review"
+            if texts[i] is None or isinstance(texts[i], str)
+            else (f"not a string ({type(texts[i]).__name__})")
         )
-    bar = tqdm(total=len(usable), unit="review", disable=not progress or len(usable) <= CHUNK, file=sys.stderr)
+    bar = tqdm(
+        total=len(usable), unit="review", disable=not progress or len(usable) <= CHUNK, file=sys.stderr
+    )
     for start in range(0, len(usable), CHUNK):
         chunk = usable[start : start + CHUNK]
         for i, prediction in zip(chunk, classifier.predict([texts[i] for i in chunk], batch_size=batch_size)):
             rows[i].update(label=prediction.label, score=prediction.score, **prediction.scores)
         bar.update(len(chunk))
     bar.close()
-    table = pd.DataFrame(rows)
-    for label in labels:
-        if label not in table:
-            table[label] = None
-    return table[["index", "label", "score", *labels, "error"]]
+    return pd.DataFrame(rows, columns=["index", "label", "score", *labels, "error"])
 
 
 def write_predictions(table: pd.DataFrame, destination: str | Path | None) -> None:

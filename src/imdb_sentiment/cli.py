@@ -4,6 +4,9 @@
     imdb-sentiment predict --model-dir saved_model "A wonderful film." "A dull film."
     imdb-sentiment predict --model-dir saved_model --file reviews.csv --output out.jsonl
     imdb-sentiment evaluate --model-dir saved_model --data stanfordnlp/imdb --split test
+    imdb-sentiment explain --model-dir saved_model "A wonderful film with a dull ending."
+    imdb-sentiment export --model-dir saved_model --format onnx --quantize int8
+    imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
 
 A user mistake prints one line starting with ``error:`` and exits with status 2.
 """
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 
 from .errors import UserError
 
-COMMANDS = ("train", "predict", "evaluate")
+COMMANDS = ("train", "predict", "evaluate", "explain", "export")
 
 
 def run_train(argv: Sequence[str]) -> int:
@@ -37,9 +40,16 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", default="saved_model", help="Saved model folder or Hub id.")
     parser.add_argument("--batch-size", type=int, default=32, help="Reviews per forward pass.")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "torch-int8", "onnx", "onnx-int8"),
+        help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
+    )
 
 
 def run_predict(argv: Sequence[str]) -> int:
+    from . import distributed
     from .batch import read_reviews, score_texts, write_predictions
     from .predict import Classifier
 
@@ -47,7 +57,9 @@ def run_predict(argv: Sequence[str]) -> int:
     parser.add_argument("texts", nargs="*", help="Reviews to score (or use --file, or stdin).")
     parser.add_argument("--file", help="TXT (one review a line), CSV, parquet or JSON Lines file.")
     parser.add_argument("--text-column", default="text", help="Text column of a table file.")
-    parser.add_argument("--output", help="Write .jsonl, .csv or .parquet here (default: JSON Lines on stdout).")
+    parser.add_argument(
+        "--output", help="Write .jsonl, .csv or .parquet here (default: JSON Lines on stdout)."
+    )
     _model_arguments(parser)
     args = parser.parse_args(argv)
     if args.texts and args.file:
@@ -56,12 +68,23 @@ def run_predict(argv: Sequence[str]) -> int:
         texts = read_reviews(args.file, args.text_column)
     elif args.texts:
         texts = args.texts
+    elif distributed.is_distributed():  # stdin reaches one launched process at most
+        raise UserError("Under accelerate launch, pass the reviews with --file.")
     else:
-        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        # Bytes, not text: a strict UTF-8 locale would raise on one bad byte; replace it instead.
+        stdin = sys.stdin.buffer.read().decode("utf-8", "replace")
+        texts = [line for line in stdin.splitlines() if line.strip()]
     if not texts:
         raise UserError("No reviews to score: pass them as arguments, with --file, or on stdin.")
-    classifier = Classifier.from_pretrained(args.model_dir, device=args.device)
-    table = score_texts(classifier, texts, batch_size=args.batch_size, progress=True)
+    if distributed.is_distributed():
+        # Each process scores a slice; the main process gets every row, in order, and writes once.
+        distributed.check_output_path(args.output)  # fail on every process before scoring, not on one after
+        table = distributed.score_distributed(args.model_dir, texts, args.batch_size, args.device)
+        if table is None:
+            return 0
+    else:
+        classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
+        table = score_texts(classifier, texts, batch_size=args.batch_size, progress=True)
     write_predictions(table, args.output)
     failed = int(table["error"].notna().sum())
     if failed:
@@ -89,7 +112,7 @@ def run_evaluate(argv: Sequence[str]) -> int:
     frame = standardize(tables[args.split], args.text_column, args.label_column, args.split)
     if args.max_samples:
         frame = frame.sample(n=min(args.max_samples, len(frame)), random_state=0)
-    classifier = Classifier.from_pretrained(args.model_dir, device=args.device)
+    classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
     predictions = classifier.predict(frame["text"].tolist(), batch_size=args.batch_size)
     positive = [p.scores.get("POSITIVE", 0.0) for p in predictions]
     metrics = classification_metrics(frame["label"].to_numpy(), positive)
@@ -101,7 +124,94 @@ def run_evaluate(argv: Sequence[str]) -> int:
     return 0
 
 
-RUNNERS = {"train": run_train, "predict": run_predict, "evaluate": run_evaluate}
+def run_explain(argv: Sequence[str]) -> int:
+    from .explain import DEFAULT_STEPS, METHODS, explain_text, format_explanation
+    from .predict import Classifier
+
+    parser = argparse.ArgumentParser(
+        prog="imdb-sentiment explain", description="Show which words pushed each review toward each label."
+    )
+    parser.add_argument("texts", nargs="+", help="Reviews to explain.")
+    parser.add_argument("--top", type=int, default=10, help="Words to show each way.")
+    parser.add_argument("--method", choices=METHODS, default="ig", help="ig (default) or grad_x_input.")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="Integrated Gradients steps.")
+    parser.add_argument("--json", action="store_true", help="Print every (word, weight) as JSON Lines.")
+    _model_arguments(parser)
+    args = parser.parse_args(argv)
+    classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
+    for text in args.texts:
+        explanation = explain_text(classifier, text, method=args.method, steps=args.steps)
+        if args.json:
+            row = {"label": explanation.label, "score": explanation.score, "words": explanation.pairs}
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(format_explanation(explanation, args.top))
+    return 0
+
+
+def run_export(argv: Sequence[str]) -> int:
+    from .backends import export_onnx
+
+    parser = argparse.ArgumentParser(
+        prog="imdb-sentiment export",
+        description="Write an optimized copy of a saved model into <model-dir>/onnx/ (atomically; "
+        "model.safetensors is only read). Checks it against the PyTorch model before writing.",
+    )
+    parser.add_argument("--model-dir", default="saved_model", help="Saved model folder.")
+    parser.add_argument("--format", default="onnx", choices=("onnx",), help="Export format.")
+    parser.add_argument(
+        "--quantize", default=None, choices=("int8",), help="Also write a dynamic int8 model."
+    )
+    parser.add_argument(
+        "--check-data",
+        default=None,
+        help="Reviews (TXT/CSV/parquet/JSONL, optional label column) to check labels on.",
+    )
+    parser.add_argument("--max-check", type=int, default=500, help="Check on at most this many reviews.")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset.")
+    args = parser.parse_args(argv)
+    texts, labels = None, None
+    if args.check_data:
+        texts, labels = _check_reviews(args.check_data, args.max_check)
+    report = export_onnx(
+        args.model_dir, quantize=args.quantize, check_texts=texts, check_labels=labels, opset=args.opset
+    )
+    print(
+        json.dumps(
+            {
+                "directory": report.directory,
+                "files": report.files,
+                "checks": report.checks,
+                "accepted": report.accepted,
+                "seconds": round(report.seconds, 1),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _check_reviews(path: str, limit: int):
+    from .batch import read_reviews
+    from .data import normalize_labels, read_table
+
+    texts = read_reviews(path)
+    labels = None
+    if not path.lower().endswith(".txt"):
+        table = read_table(path)
+        if "label" in table.columns:
+            labels = normalize_labels(table["label"])
+    keep = [i for i, text in enumerate(texts) if isinstance(text, str) and text.strip()][:limit]
+    return [texts[i] for i in keep], (None if labels is None else labels[keep])
+
+
+RUNNERS = {
+    "train": run_train,
+    "predict": run_predict,
+    "evaluate": run_evaluate,
+    "explain": run_explain,
+    "export": run_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

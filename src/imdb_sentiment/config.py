@@ -150,8 +150,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     device = detect_device(config.device)
     recipe = GPU_RECIPE if device == "cuda" else CPU_RECIPE
     filled = {
-        name: recipe[name] if getattr(config, name) is None else getattr(config, name)
-        for name in recipe
+        name: recipe[name] if getattr(config, name) is None else getattr(config, name) for name in recipe
     }
     resolved = dataclasses.replace(config, device=device, **filled)
     validate_config(resolved)

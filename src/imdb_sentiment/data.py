@@ -62,15 +62,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     reader = FILE_READERS.get(path.suffix.lower())
     if reader is None:
-        raise UserError(
-            f"Don't know how to read '{path.name}': use .parquet, .csv, .tsv or .jsonl."
-        )
+        raise UserError(f"Don't know how to read '{path.name}': use .parquet, .csv, .tsv or .jsonl.")
     try:
-        return reader(path)
+        table = reader(path)
     except UnicodeDecodeError as error:
         raise UserError(f"'{path}' is not valid UTF-8 text ({error.reason}).") from error
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise UserError(f"Could not read '{path}': {str(error).splitlines()[0]}") from error
+    if len(table.columns) == 0:  # an empty JSON Lines file reads as a table with no columns
+        raise UserError(f"'{path}' is empty: it has no columns and no rows.")
+    return table
 
 
 def _looks_like_path(source: str) -> bool:
@@ -99,9 +100,7 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
         return {split: table for split, table in tables.items() if table is not None}
     tables = {}
     for split in ("train", "test"):
-        files = sorted(
-            p for p in root.glob(f"{split}*") if p.is_file() and p.suffix.lower() in FILE_READERS
-        )
+        files = sorted(p for p in root.glob(f"{split}*") if p.is_file() and p.suffix.lower() in FILE_READERS)
         if files:
             tables[split] = pd.concat([read_table(p) for p in files], ignore_index=True)
     if "train" not in tables:
@@ -120,9 +119,7 @@ def _read_hub(name: str) -> dict[str, pd.DataFrame]:
     except Exception as error:  # the Hub raises many types; sort them into two messages
         if looks_like_network_failure(error):
             raise HubUnreachableError("dataset", name, error) from error
-        raise UserError(
-            f"Could not load dataset '{name}': {str(error).splitlines()[0]}"
-        ) from error
+        raise UserError(f"Could not load dataset '{name}': {str(error).splitlines()[0]}") from error
     return {split: loaded[split].to_pandas() for split in ("train", "test") if split in loaded}
 
 
@@ -152,9 +149,7 @@ def normalize_labels(values: pd.Series) -> np.ndarray:
             unknown.append(value)
     if unknown:
         shown = ", ".join(repr(v) for v in unknown[:5])
-        raise UserError(
-            f"Unknown label values: {shown}. Use 0/1, neg/pos or negative/positive."
-        )
+        raise UserError(f"Unknown label values: {shown}. Use 0/1, neg/pos or negative/positive.")
     return values.map(mapping).to_numpy(dtype=np.int64)
 
 

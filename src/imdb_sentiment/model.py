@@ -128,3 +128,30 @@ def freeze_lower_layers(model: nn.Module, freeze_layers: int) -> FreezeReport:
 
 def frozen_parameter_names(model: nn.Module) -> list[str]:
     return [name for name, parameter in model.named_parameters() if not parameter.requires_grad]
+
+
+def save_tokenizer(tokenizer, directory) -> None:
+    """Save ``tokenizer`` so that a plain ``transformers.pipeline`` cleans text as training did.
+
+    The HTML line breaks removed before training (``text.clean_text``) are also removed by a
+    normalizer baked into ``tokenizer.json``; the generic fast-tokenizer class loads that file as
+    written (the model-specific classes rebuild their normalizer and would drop it).
+    """
+    import json
+    from pathlib import Path
+
+    from tokenizers import Regex, normalizers
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    tokenizer.save_pretrained(directory)
+    if backend is None:  # a slow (python) tokenizer: nothing to bake into
+        return
+    line_breaks = normalizers.Replace(Regex(r"<\s*[bB][rR]\s*/?\s*>"), " ")
+    steps = [line_breaks] + ([backend.normalizer] if backend.normalizer is not None else [])
+    patched = backend.__class__.from_str(backend.to_str())
+    patched.normalizer = normalizers.Sequence(steps)
+    patched.save(str(Path(directory) / "tokenizer.json"))
+    config_path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

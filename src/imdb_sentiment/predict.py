@@ -16,6 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import (
+    ONNX_DIR,
+    ONNX_FILES,
+    OnnxBackend,
+    TorchBackend,
+    TorchInt8Backend,
+    default_threads,
+    resolve_backend,
+)
 from .config import TrainConfig
 from .errors import UserError
 from .model import _from_pretrained, load_tokenizer
@@ -57,12 +66,13 @@ def load_classifier_model(name: str):
     from transformers import AutoModelForSequenceClassification
 
     try:
-        return _from_pretrained(
+        model, info = _from_pretrained(
             AutoModelForSequenceClassification,
             name,
             "model",
             use_safetensors=True,
             trust_remote_code=False,
+            output_loading_info=True,
         )
     except UserError:
         raise
@@ -71,6 +81,15 @@ def load_classifier_model(name: str):
             f"The weights in '{name}' could not be read; the file is damaged or truncated "
             f"({type(error).__name__}). Re-train or copy the model again."
         ) from error
+    # transformers fills weights missing from the file with random values and only warns; a
+    # classifier with a random head would serve coin-flip labels, so a file without them is refused.
+    missing = sorted(set(info.get("missing_keys", ())) | {k[0] for k in info.get("mismatched_keys", ())})
+    if missing:
+        raise UserError(
+            f"The weights in '{name}' are incomplete ({len(missing)} tensors missing or of the wrong "
+            f"shape, e.g. {missing[0]}); the file is damaged or not a trained classifier."
+        )
+    return model
 
 
 def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
@@ -91,33 +110,89 @@ def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens:
 class Classifier:
     """A sentiment classifier ready for inference."""
 
-    def __init__(self, model, tokenizer, max_length: int, truncation: str, device: str = "cpu"):
-        self.model = model.to(device).eval()
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        max_length: int,
+        truncation: str,
+        device: str = "cpu",
+        backend=None,
+        config=None,
+        model_path: str | None = None,
+    ):
+        # ``model`` may be None for an ONNX backend: the PyTorch weights are then loaded from
+        # ``model_path`` only if something needs them (explanations), which saves their memory.
+        self._model = model.to(device).eval() if model is not None else None
+        self._model_path = model_path
         self.tokenizer = tokenizer
         self.device = device
         self.encoder = Encoder(tokenizer, max_length, truncation)
-        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        config = config if config is not None else model.config
+        self.id2label = {int(k): v for k, v in config.id2label.items()}
         self.pad_token_id = tokenizer.pad_token_id or 0
+        self.backend = backend if backend is not None else TorchBackend(self._model, device)
+
+    @property
+    def model(self):
+        """The PyTorch model (fp32), loaded on first use when an ONNX backend serves predictions."""
+        if self._model is None:
+            if self._model_path is None:
+                raise UserError("This classifier has no PyTorch model to load.")
+            self._model = load_classifier_model(self._model_path).to(self.device).eval()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:
+        self._model = value
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: str | None = None) -> Classifier:
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        device: str | None = None,
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> Classifier:
+        """Load a saved model. ``backend``: torch, torch-int8, onnx, onnx-int8 (after
+        ``imdb_sentiment export``), or auto = the fastest exported one that passed its accuracy
+        checks, else torch. ``threads``: CPU threads (default: the cores this process may use)."""
         import torch
 
         name = str(name_or_path)
         local = Path(name).expanduser()
-        if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        # Hub ids are "owner/name"; anything else that is not on disk is a missing local folder
+        # (the usual case: `saved_model` before training), which deserves the "train one" message.
+        if local.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
             check_model_dir(local)
             name = str(local)
-        model = load_classifier_model(name)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        chosen = resolve_backend(backend, local if local.is_dir() else None, device)
+        threads = threads or default_threads()
+        if device == "cpu" and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         tokenizer = load_tokenizer(name)
         trained = TrainConfig.load(local) if local.is_dir() else None
+        if chosen in ONNX_FILES:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(name, trust_remote_code=False)
+            model = None
+            engine = OnnxBackend(local / ONNX_DIR / ONNX_FILES[chosen], chosen, threads)
+        else:
+            model = load_classifier_model(name)
+            config = model.config
+            engine = (TorchInt8Backend if chosen == "torch-int8" else TorchBackend)(model.eval(), device)
         if trained is not None:
             max_length, truncation = trained.max_length, trained.truncation
         else:
-            window = getattr(model.config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
+            window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
             max_length, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(model, tokenizer, max_length, truncation, device)
+        return cls(model, tokenizer, max_length, truncation, device, engine, config, name)
 
     @property
     def max_length(self) -> int:
@@ -131,14 +206,7 @@ class Classifier:
         return self.encoder(checked)["input_ids"] if checked else []
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            output = self.model(
-                input_ids=torch.from_numpy(input_ids).to(self.device),
-                attention_mask=torch.from_numpy(attention_mask).to(self.device),
-            )
-        return output.logits.float().cpu().numpy()
+        return self.backend.logits(input_ids, attention_mask)
 
     def predict_logits(
         self, texts: Sequence[str], batch_size: int = 32, max_batch_tokens: int = 16384
@@ -167,3 +235,10 @@ class Classifier:
             best = int(row.argmax())
             predictions.append(Prediction(self.id2label[best], float(row[best]), scores))
         return predictions
+
+    def explain(self, text: str, method: str = "ig", steps: int = 16) -> list[tuple[str, float | None]]:
+        """(word, weight) for each word of the prepared review: positive weights pushed toward
+        POSITIVE, negative toward NEGATIVE, None for words truncated away (see explain.py)."""
+        from .explain import explain_text
+
+        return explain_text(self, text, method=method, steps=steps).pairs

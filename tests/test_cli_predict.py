@@ -1,0 +1,124 @@
+"""``python -m imdb_sentiment predict`` on each input format and ``evaluate``, against the tiny trained model."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from imdb_sentiment.cli import main
+
+from helpers import make_reviews
+
+
+@pytest.fixture(scope="module")
+def reviews() -> pd.DataFrame:
+    return make_reviews(40, seed=5, max_words=12)
+
+
+def predict(model_dir, *args: str) -> list[str]:
+    return ["predict", "--model-dir", str(model_dir), *args]
+
+
+def accuracy(table: pd.DataFrame, reviews: pd.DataFrame) -> float:
+    return float(
+        ((table["label"] == "POSITIVE").astype(int).to_numpy() == reviews["label"].to_numpy()).mean()
+    )
+
+
+def test_reviews_as_arguments_give_json_lines(trained_model_dir, capsys):
+    assert main(predict(trained_model_dir, "the film was superb .", "an awful waste .")) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["label"] for row in rows] == ["POSITIVE", "NEGATIVE"]
+    assert all(row["NEGATIVE"] + row["POSITIVE"] == pytest.approx(1.0) for row in rows)
+    assert all(row["error"] is None and row["score"] >= 0.5 for row in rows)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv", ".parquet", ".jsonl"])
+@pytest.mark.parametrize("output", [".jsonl", ".csv"])
+def test_each_file_format(trained_model_dir, tmp_path, reviews, suffix, output):
+    source = tmp_path / f"reviews{suffix}"
+    if suffix == ".txt":
+        source.write_text("\n".join(reviews["text"]) + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        reviews.to_csv(source, index=False)
+    elif suffix == ".parquet":
+        reviews.to_parquet(source)
+    else:
+        reviews.to_json(source, orient="records", lines=True)
+    destination = tmp_path / f"out{output}"
+    assert main(predict(trained_model_dir, "--file", str(source), "--output", str(destination))) == 0
+    table = pd.read_json(destination, lines=True) if output == ".jsonl" else pd.read_csv(destination)
+    assert list(table.columns) == ["index", "label", "score", "NEGATIVE", "POSITIVE", "error"]
+    assert table["index"].tolist() == list(range(len(reviews)))
+    assert accuracy(table, reviews) >= 0.9
+
+
+def test_blank_rows_are_kept_with_an_error(trained_model_dir, tmp_path, capsys):
+    source = tmp_path / "reviews.csv"
+    table = pd.DataFrame({"id": [1, 2, 3, 4], "review": ["a superb film .", None, "   ", "an awful film ."]})
+    table.to_csv(source, index=False)
+    args = predict(trained_model_dir, "--file", str(source), "--text-column", "review")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [row["label"] for row in rows] == ["POSITIVE", None, None, "NEGATIVE"]
+    assert rows[1]["error"] and rows[2]["error"]
+    assert "2 of 4 rows" in captured.err
+
+
+def test_stdin_and_progress_bar(trained_model_dir, monkeypatch, capsys):
+    lines = ["the film was superb .", "", "the film was dreadful ."] * 150  # 300 reviews: past one chunk
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode())))
+    assert main(predict(trained_model_dir)) == 0
+    captured = capsys.readouterr()
+    labels = [json.loads(line)["label"] for line in captured.out.splitlines()]
+    assert labels == ["POSITIVE", "NEGATIVE"] * 150
+    assert "300/300" in captured.err  # the progress bar, on stderr so stdout stays clean JSON Lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--file", "missing.csv"], "does not exist"),
+        (["--file", "{csv}", "--text-column", "body"], "no column 'body'"),
+        (["--file", "{csv}", "--output", "out.xlsx"], "must end in"),
+        (["--file", "{csv}", "a review"], "not both"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(trained_model_dir, tmp_path, capsys, reviews, args, message):
+    source = tmp_path / "reviews.csv"
+    reviews.to_csv(source, index=False)
+    args = [a.replace("{csv}", str(source)) for a in args]
+    assert main(predict(trained_model_dir, *args)) == 2
+    err = capsys.readouterr().err  # may also hold transformers' "Loading weights" bar
+    assert err.strip().splitlines()[-1].startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_missing_model_says_how_to_train(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "a review"]) == 2  # default --model-dir saved_model does not exist
+    assert "make train" in capsys.readouterr().err
+
+
+def test_evaluate_prints_and_saves_the_training_metrics(trained_model_dir, tmp_path, capsys):
+    data = tmp_path / "labelled.csv"
+    make_reviews(80, seed=9, max_words=12).to_csv(data, index=False)
+    saved = tmp_path / "metrics.json"
+    args = ["evaluate", "--model-dir", str(trained_model_dir), "--data", str(data), "--split", "train"]
+    assert main([*args, "--output", str(saved)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(saved.read_text())
+    training = json.loads((trained_model_dir / "metrics.json").read_text())["validation"]
+    assert set(training) <= set(printed)  # the same metrics as training reports
+    assert printed["n"] == 80 and printed["accuracy"] >= 0.9
+
+
+def test_evaluate_missing_split_is_a_user_error(trained_model_dir, tmp_path, capsys):
+    data = tmp_path / "labelled.csv"
+    make_reviews(10, seed=9).to_csv(data, index=False)
+    args = ["evaluate", "--model-dir", str(trained_model_dir), "--data", str(data), "--split", "test"]
+    assert main(args) == 2
+    assert "no test split" in capsys.readouterr().err
