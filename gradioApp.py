@@ -12,22 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from imdb_sentiment.cli import add_model_arguments
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve an IMDb sentiment model with Gradio.")
-    parser.add_argument(
-        "--model-dir", default="saved_model", help="Saved model folder or Hub id (owner/name)."
-    )
+    add_model_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")
     parser.add_argument("--port", type=int, default=7860, help="Port (default: 7860).")
     parser.add_argument("--share", action="store_true", help="Also open a public gradio.live link.")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
-    parser.add_argument(
-        "--backend",
-        default="auto",
-        choices=("auto", "torch", "torch-int8", "onnx", "onnx-int8"),
-        help="Inference engine (default auto: the fastest checked ONNX export, else torch).",
-    )
     return parser.parse_args(argv)
 
 

@@ -36,9 +36,9 @@ def run_train(argv: Sequence[str]) -> int:
     return 0
 
 
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model-dir, --device and --backend: how every front (CLI, app) picks a Classifier."""
     parser.add_argument("--model-dir", default="saved_model", help="Saved model folder or Hub id.")
-    parser.add_argument("--batch-size", type=int, default=32, help="Reviews per forward pass.")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
     parser.add_argument(
         "--backend",
@@ -46,6 +46,11 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "torch", "torch-int8", "onnx", "onnx-int8"),
         help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
     )
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--batch-size", type=int, default=32, help="Reviews per forward pass.")
 
 
 def run_predict(argv: Sequence[str]) -> int:
