@@ -27,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from imdb_sentiment.errors import UserError
+    from imdb_sentiment.memory import limit_malloc_growth
+
+    limit_malloc_growth()  # before the model and the request threads allocate: keeps RSS flat
     from imdb_sentiment.predict import Classifier
 
     try:  # load before importing gradio, so a missing model is reported at once

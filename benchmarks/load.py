@@ -89,10 +89,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model_dir: Path, port: int, log: Path, arenas: int) -> subprocess.Popen:
+def start_server(model_dir: Path, port: int, log: Path, arenas: int, raw_malloc: bool) -> subprocess.Popen:
     handle = log.open("w")
-    # Caps glibc malloc arenas: gradio runs handlers on many threads, and per-thread arenas fragment.
     env = {**os.environ, **({"MALLOC_ARENA_MAX": str(arenas)} if arenas else {})}
+    if raw_malloc:
+        env["IMDB_SENTIMENT_RAW_MALLOC"] = "1"
     server = subprocess.Popen(
         [
             sys.executable,
@@ -235,7 +236,16 @@ def main() -> int:
     parser.add_argument("--soak", type=int, default=1000, help="Requests in the soak phase.")
     parser.add_argument("--burst", type=int, default=200, help="Requests sent at once (0: skip).")
     parser.add_argument(
-        "--malloc-arena-max", type=int, default=2, help="MALLOC_ARENA_MAX for the server (0: unset)."
+        "--malloc-arena-max",
+        type=int,
+        default=0,
+        help="Force MALLOC_ARENA_MAX for the server (default 0: leave it to the app, which sets "
+        "its own malloc limits, see imdb_sentiment.memory).",
+    )
+    parser.add_argument(
+        "--raw-malloc",
+        action="store_true",
+        help="Serve with glibc's default malloc behaviour (IMDB_SENTIMENT_RAW_MALLOC=1), for comparison.",
     )
     parser.add_argument(
         "--max-chars", type=int, default=None, help="Cut each review to this many characters."
@@ -247,7 +257,7 @@ def main() -> int:
     model_dir = args.model_dir or build_random_distilbert(work / "random_distilbert")
     texts = [text[: args.max_chars] for text in load_reviews(500)]
     port = free_port()
-    server = start_server(model_dir, port, work / "server.log", args.malloc_arena_max)
+    server = start_server(model_dir, port, work / "server.log", args.malloc_arena_max, args.raw_malloc)
     url = f"http://127.0.0.1:{port}/"
     results = []
     try:

@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 from imdb_sentiment import UserError, freeze_lower_layers, load_model
-from imdb_sentiment.model import find_layers, frozen_parameter_names
+from imdb_sentiment.model import find_layers, frozen_parameter_names, set_attention_dropout
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,24 @@ def test_model_gets_named_labels(tiny_distilbert):
 def test_missing_local_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_model(str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("fixture", ["tiny_distilbert", "tiny_bert"])
+def test_attention_dropout_is_set_in_every_layer_and_nowhere_else(request, fixture):
+    import torch
+
+    model = load_model(str(request.getfixturevalue(fixture)))
+    hidden_before = {n: m.p for n, m in model.named_modules() if isinstance(m, nn.Dropout)}
+    assert set_attention_dropout(model, 0.0) == 2  # one attention module per layer
+    changed = {n for n, m in model.named_modules() if isinstance(m, nn.Dropout) and m.p != hidden_before[n]}
+    assert len(changed) == 2 and all("attention" in n for n in changed)
+    config = model.config.to_dict()
+    assert config.get("attention_dropout", config.get("attention_probs_dropout_prob")) == 0.0
+    # with attention dropout off, two forward passes in training mode differ only by hidden dropout:
+    # turning that off too makes training-mode forwards deterministic
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    model.train()
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    torch.testing.assert_close(model(input_ids=ids).logits, model(input_ids=ids).logits)

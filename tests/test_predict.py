@@ -53,6 +53,17 @@ def test_uses_the_training_config(classifier, trained_model_dir):
     assert max(map(len, classifier.encode(["the film " * 500]))) == trained.max_length
 
 
+def test_a_window_can_be_chosen_within_the_models_positions(trained_model_dir):
+    trained = TrainConfig.load(trained_model_dir)
+    wider = Classifier.from_pretrained(trained_model_dir, device="cpu", max_length=2 * trained.max_length)
+    assert wider.max_length == 2 * trained.max_length
+    assert wider.encoder.strategy == trained.truncation  # the strategy stays the trained one
+    assert max(map(len, wider.encode(["the film " * 500]))) == 2 * trained.max_length
+    for bad in (4, 10**6):
+        with pytest.raises(UserError, match="max_length must be between 8 and"):
+            Classifier.from_pretrained(trained_model_dir, device="cpu", max_length=bad)
+
+
 @pytest.mark.parametrize(
     ("value", "message"), [(None, "None"), ("", "empty"), ("  \n\t ", "empty"), (42, "string")]
 )

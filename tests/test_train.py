@@ -26,6 +26,40 @@ def test_training_learns_the_task(trained_model):
     assert sum(map(sum, validation["confusion_matrix"])) == 100
 
 
+def rescored_validation(output_dir) -> dict:
+    """The validation metrics of the saved model, scored again from scratch by Classifier."""
+    from imdb_sentiment import load_splits
+    from imdb_sentiment.metrics import classification_metrics
+
+    validation = load_splits(TrainConfig.load(output_dir)).validation
+    logits = Classifier.from_pretrained(output_dir, device="cpu").predict_logits(validation["text"].tolist())
+    positive = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+    return classification_metrics(validation["label"].to_numpy(), positive)
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_saved_validation_metrics_are_those_of_the_saved_model(
+    tmp_path, tiny_distilbert, reviews_parquet, monkeypatch, epochs
+):
+    from transformers import Trainer
+
+    predict_calls = []
+    original_predict = Trainer.predict
+    monkeypatch.setattr(
+        Trainer, "predict", lambda self, *a, **k: predict_calls.append(1) or original_predict(self, *a, **k)
+    )
+    # 3 epochs at a learning rate that overshoots: the kept (best) epoch is often not the last one
+    overrides = {"epochs": epochs, "learning_rate": 3e-2 if epochs == 3 else 1e-2}
+    result = train(tiny_config(tiny_distilbert, reviews_parquet, tmp_path / "out", **overrides))
+    saved, again = result.metrics["validation"], rescored_validation(result.output_dir)
+    assert saved["n"] == again["n"] == 100
+    assert saved["accuracy"] == again["accuracy"]
+    assert saved["confusion_matrix"] == again["confusion_matrix"]
+    assert saved["roc_auc"] == pytest.approx(again["roc_auc"], abs=1e-6)
+    if epochs == 1:  # the epoch-end evaluation scored the kept model: not scored a second time
+        assert predict_calls == []
+
+
 def test_frozen_weights_are_bit_identical_and_top_layers_changed(trained_model_dir, tiny_distilbert):
     before = load_file(str(tiny_distilbert / "model.safetensors"))
     after = load_file(str(trained_model_dir / "model.safetensors"))
@@ -88,6 +122,22 @@ def test_round_trip_through_transformers_pipeline(trained_model_dir):
     assert ours == labels  # short reviews: no truncation, so both paths agree exactly
 
 
+def test_plain_tokenizer_truncates_to_the_training_window_keeping_the_end(trained_model_dir):
+    from transformers import AutoTokenizer
+
+    trained = TrainConfig.load(trained_model_dir)
+    assert trained.truncation == "head_tail"  # 1/4 of the window from the start, 3/4 from the end
+    tokenizer = AutoTokenizer.from_pretrained(str(trained_model_dir))
+    review = "wonderful " + "the film plot superb story awful " * 40 + "dreadful"
+    cut = tokenizer(review, truncation=True)["input_ids"]
+    assert len(cut) == trained.max_length
+    # the tokenizer keeps the end, as head_tail mostly does: the last word survives, the first does not
+    assert cut[-2] == tokenizer.convert_tokens_to_ids("dreadful")
+    assert tokenizer.convert_tokens_to_ids("wonderful") not in cut
+    kept_by_training = Classifier.from_pretrained(trained_model_dir).encode([review])[0]
+    assert cut[-40:] == kept_by_training[-40:]
+
+
 def test_bert_style_encoders_train_and_freeze(tmp_path, tiny_bert, reviews_parquet):
     result = train(tiny_config(tiny_bert, reviews_parquet, tmp_path / "bert_model", epochs=2))
     before = load_file(str(tiny_bert / "model.safetensors"))
@@ -145,7 +195,8 @@ def test_hub_unreachable_says_how_to_go_offline():
 
 def test_cpu_recipe_fills_auto_fields():
     config = resolve_config(TrainConfig(device="cpu"))
-    assert config.max_length == 256 and config.epochs == 1 and config.max_train_samples == 2000
+    assert config.max_length == 512 and config.epochs == 1 and config.max_train_samples == 2000
+    assert config.attention_dropout == 0.0  # keeps PyTorch's fused CPU attention kernel usable
     assert resolve_config(TrainConfig(device="cpu", max_length=128)).max_length == 128
 
 

@@ -126,16 +126,52 @@ def freeze_lower_layers(model: nn.Module, freeze_layers: int) -> FreezeReport:
     return report
 
 
+def set_attention_dropout(model: nn.Module, probability: float) -> int:
+    """Set the dropout on attention probabilities in every transformer layer (and in the config
+    saved with the model); returns how many attention modules were changed.
+
+    Why: on a CPU, PyTorch's fused attention kernel (SDPA) supports no dropout, so any attention
+    dropout in training sends every layer to the unfused path, which materialises the full
+    attention matrix: 5x slower attention at 512 tokens (README "Training"). Hidden-state dropout
+    is left as it is.
+    """
+    _, layers = find_layers(model)
+    changed = 0
+    for layer in layers:
+        for module in layer.modules():
+            # BertSelfAttention, DistilBertSelfAttention, RobertaSelfAttention, ...: the attention
+            # interface reads self.dropout.p at every forward; the *Output modules' dropouts act on
+            # hidden states and are not attention modules.
+            dropout = getattr(module, "dropout", None)
+            if "attention" in type(module).__name__.lower() and isinstance(dropout, nn.Dropout):
+                dropout.p = probability
+                changed += 1
+    for name in ("attention_probs_dropout_prob", "attention_dropout"):
+        if hasattr(model.config, name):
+            setattr(model.config, name, probability)
+    return changed
+
+
 def frozen_parameter_names(model: nn.Module) -> list[str]:
     return [name for name, parameter in model.named_parameters() if not parameter.requires_grad]
 
 
-def save_tokenizer(tokenizer, directory) -> None:
-    """Save ``tokenizer`` so that a plain ``transformers.pipeline`` cleans text as training did.
+# The side a plain tokenizer cuts from, for each training truncation strategy: "left" keeps the
+# end of a review. head_tail keeps 3/4 of its window from the end, so "left" is the closest a
+# tokenizer can get to it (a tokenizer truncates from one side only).
+TRUNCATION_SIDE = {"head": "right", "tail": "left", "head_tail": "left"}
+
+
+def save_tokenizer(
+    tokenizer, directory, max_length: int | None = None, truncation: str | None = None
+) -> None:
+    """Save ``tokenizer`` so that a plain ``transformers.pipeline`` sees reviews as training did.
 
     The HTML line breaks removed before training (``text.clean_text``) are also removed by a
     normalizer baked into ``tokenizer.json``; the generic fast-tokenizer class loads that file as
-    written (the model-specific classes rebuild their normalizer and would drop it).
+    written (the model-specific classes rebuild their normalizer and would drop it). With
+    ``max_length`` and ``truncation``, ``truncation=True`` in a pipeline cuts a long review to the
+    training window, from the side that keeps most of what training kept (``TRUNCATION_SIDE``).
     """
     import json
     from pathlib import Path
@@ -144,6 +180,13 @@ def save_tokenizer(tokenizer, directory) -> None:
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
     tokenizer.save_pretrained(directory)
+    config_path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if max_length is not None:
+        config["model_max_length"] = max_length
+    if truncation is not None:
+        config["truncation_side"] = TRUNCATION_SIDE[truncation]
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     if backend is None:  # a slow (python) tokenizer: nothing to bake into
         return
     line_breaks = normalizers.Replace(Regex(r"<\s*[bB][rR]\s*/?\s*>"), " ")

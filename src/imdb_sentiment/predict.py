@@ -107,6 +107,16 @@ def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens:
         yield batch
 
 
+def max_length_checked(max_length: int | None, config) -> int | None:
+    """``max_length`` if the model's position embeddings cover it, else a UserError."""
+    if max_length is None:
+        return None
+    window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
+    if not isinstance(max_length, int) or not 8 <= max_length <= window:
+        raise UserError(f"max_length must be between 8 and this model's window of {window} tokens.")
+    return max_length
+
+
 class Classifier:
     """A sentiment classifier ready for inference."""
 
@@ -157,10 +167,13 @@ class Classifier:
         device: str | None = None,
         backend: str = "auto",
         threads: int | None = None,
+        max_length: int | None = None,
     ) -> Classifier:
         """Load a saved model. ``backend``: torch, torch-int8, onnx, onnx-int8 (after
         ``imdb_sentiment export``), or auto = the fastest exported one that passed its accuracy
-        checks, else torch. ``threads``: CPU threads (default: the cores this process may use)."""
+        checks, else torch. ``threads``: CPU threads (default: the cores this process may use).
+        ``max_length``: tokens per review (default: the window the model was trained with), cut
+        with the model's training truncation strategy."""
         import torch
 
         name = str(name_or_path)
@@ -192,6 +205,8 @@ class Classifier:
         else:
             window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
             max_length, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
+        if max_length_override := max_length_checked(max_length, config):
+            max_length = max_length_override
         return cls(model, tokenizer, max_length, truncation, device, engine, config, name)
 
     @property

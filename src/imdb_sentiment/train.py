@@ -36,7 +36,14 @@ from .metrics import (
     softmax_positive,
     trainer_metrics,
 )
-from .model import FreezeReport, freeze_lower_layers, load_model, load_tokenizer, save_tokenizer
+from .model import (
+    FreezeReport,
+    freeze_lower_layers,
+    load_model,
+    load_tokenizer,
+    save_tokenizer,
+    set_attention_dropout,
+)
 from .save import atomic_directory, check_output_dir, model_card, write_json
 from .text import Encoder
 
@@ -143,20 +150,47 @@ def _describe_recipe(config: TrainConfig, splits: Splits, report: FreezeReport, 
     )
 
 
-def _evaluate(trainer, dataset) -> dict:
+class RememberEvaluation:
+    """``compute_metrics`` that keeps the last evaluation's labels and logits, so the final report
+    on the validation split can reuse the epoch-end evaluation of the model it keeps instead of
+    scoring the same reviews with the same weights again (a minute on a CPU)."""
+
+    def __init__(self):
+        self.step: int | None = None
+        self.labels = self.logits = None
+        self.trainer = None
+
+    def __call__(self, eval_prediction) -> dict:
+        logits = eval_prediction.predictions
+        self.logits = logits[0] if isinstance(logits, tuple) else logits
+        self.labels = eval_prediction.label_ids
+        self.step = self.trainer.state.global_step if self.trainer is not None else None
+        return trainer_metrics(eval_prediction)
+
+    def for_kept_model(self, trainer):
+        """(labels, logits) of the model the Trainer kept, if its last evaluation scored it."""
+        state = trainer.state
+        kept = state.best_global_step if state.best_global_step is not None else state.global_step
+        if self.step is None or self.step != state.global_step or kept != state.global_step:
+            return None
+        return self.labels, self.logits
+
+
+def _evaluate(trainer, dataset, remembered=None) -> dict:
     # Under several processes, predict() pads the last batches with repeated rows so every process
     # gets the same number, then gathers and drops the repeats (accelerate's gather_for_metrics):
     # every process gets every row once. Checked, since the metrics rest on it.
-    output = trainer.predict(dataset)  # labels come back in the order the logits do
+    labels, logits = remembered or (None, None)
+    if remembered is None:
+        output = trainer.predict(dataset)  # labels come back in the order the logits do
+        labels, logits = output.label_ids, output.predictions
     expected = np.bincount(np.asarray(dataset["labels"]), minlength=2)
-    if len(output.label_ids) != len(dataset) or not np.array_equal(
-        np.bincount(output.label_ids, minlength=2), expected
-    ):
+    if len(labels) != len(dataset) or not np.array_equal(np.bincount(labels, minlength=2), expected):
         raise RuntimeError(
-            f"Evaluation returned {len(output.label_ids)} predictions for {len(dataset)} reviews; "
+            f"Evaluation returned {len(labels)} predictions for {len(dataset)} reviews; "
             "the metrics would be wrong."
         )
-    return classification_metrics(output.label_ids, softmax_positive(output.predictions))
+    return classification_metrics(labels, softmax_positive(logits))
 
 
 def _complete(checkpoint: Path) -> bool:
@@ -210,6 +244,8 @@ def train(config: TrainConfig) -> TrainResult:
         splits = load_splits(config)
         tokenizer = load_tokenizer(config.model)
         model = load_model(config.model)
+    if config.attention_dropout is not None:
+        set_attention_dropout(model, config.attention_dropout)
     freeze_report = freeze_lower_layers(model, config.freeze_layers)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     train_set = encode_frame(encoder, splits.train)
@@ -220,21 +256,23 @@ def train(config: TrainConfig) -> TrainResult:
     callbacks = _callbacks()
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    evaluations = RememberEvaluation()
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=trainer_metrics,
+        compute_metrics=evaluations,
         callbacks=callbacks,
     )
+    evaluations.trainer = trainer
     train_output = trainer.train(resume_from_checkpoint=resume_from)
     if not math.isfinite(train_output.training_loss):
         raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
 
     metrics = {
-        "validation": _evaluate(trainer, validation_set),
+        "validation": _evaluate(trainer, validation_set, evaluations.for_kept_model(trainer)),
         "test": (_evaluate(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None),
         "train": {
             "train_samples": len(splits.train),
@@ -248,7 +286,7 @@ def train(config: TrainConfig) -> TrainResult:
     if trainer.is_world_process_zero():
         with atomic_directory(output_dir) as staging:
             trainer.model.save_pretrained(staging)
-            save_tokenizer(tokenizer, staging)
+            save_tokenizer(tokenizer, staging, config.max_length, config.truncation)
             config.save(staging)
             write_json(staging / "metrics.json", metrics)
             plot_training_curves(trainer.state.log_history, staging / "training_curves.png")

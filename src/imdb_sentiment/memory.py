@@ -1,0 +1,79 @@
+"""Keep a long-running server's memory flat: glibc malloc settings for PyTorch under a thread pool.
+
+A forward pass allocates and frees activation buffers of a different size for every batch shape.
+Gradio runs handlers on a pool of threads, and glibc gives each thread its own malloc arena (up to
+8 per core); once a large block has been freed, glibc also raises its mmap threshold, so later
+buffers of that size come from those arenas too. Freed arena memory stays resident and fragments,
+so the server's RSS climbs with every new batch shape it meets. Capping the arenas and fixing the
+mmap threshold makes large buffers go back to the operating system when a forward pass ends;
+``release_free_memory`` hands back what the arenas still hold after a burst.
+
+    from imdb_sentiment.memory import limit_malloc_growth
+    limit_malloc_growth()      # once, early in a server process (gradioApp.py does it)
+
+Elsewhere than glibc (macOS, Windows, musl) these are no-ops. ``benchmarks/load.py`` measures the
+effect (README "Reliability and security").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import sys
+
+logger = logging.getLogger(__name__)
+
+# mallopt parameters, from glibc's malloc.h
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+
+DEFAULT_ARENAS = 2
+# Buffers from 1 MiB up (a 64-token batch of 16 at hidden size 768 is 3 MiB) are mapped and
+# unmapped by the kernel, so they never fragment an arena; smaller ones reuse arena memory.
+DEFAULT_MMAP_THRESHOLD = 1 << 20
+
+
+def _glibc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    if not all(hasattr(libc, name) for name in ("mallopt", "malloc_trim", "gnu_get_libc_version")):
+        return None  # musl and other C libraries
+    return libc
+
+
+def limit_malloc_growth(
+    arenas: int = DEFAULT_ARENAS, mmap_threshold: int = DEFAULT_MMAP_THRESHOLD
+) -> dict[str, int]:
+    """Cap malloc arenas and fix the mmap threshold for this process; returns what was set.
+
+    Settings the user already chose through glibc's environment variables (``MALLOC_ARENA_MAX``,
+    ``MALLOC_MMAP_THRESHOLD_``) are left alone, and ``IMDB_SENTIMENT_RAW_MALLOC=1`` turns it off
+    (benchmarks/load.py compares both). Call it before the threads that serve requests start.
+    """
+    libc = _glibc()
+    if libc is None or os.environ.get("IMDB_SENTIMENT_RAW_MALLOC") == "1":
+        return {}
+    applied = {}
+    for variable, parameter, value in (
+        ("MALLOC_ARENA_MAX", M_ARENA_MAX, arenas),
+        ("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, mmap_threshold),
+    ):
+        if variable in os.environ:
+            continue
+        if libc.mallopt(ctypes.c_int(parameter), ctypes.c_int(value)) == 1:
+            applied[variable] = value
+        else:
+            logger.warning("mallopt(%s=%d) was refused; server memory may grow", variable, value)
+    return applied
+
+
+def release_free_memory() -> bool:
+    """Return the free memory malloc still holds to the operating system (glibc's malloc_trim)."""
+    libc = _glibc()
+    return bool(libc.malloc_trim(ctypes.c_size_t(0))) if libc is not None else False
