@@ -50,6 +50,8 @@ def test_saved_validation_metrics_are_those_of_the_saved_model(
     )
     # 3 epochs at a learning rate that overshoots: the kept (best) epoch is often not the last one
     overrides = {"epochs": epochs, "learning_rate": 3e-2 if epochs == 3 else 1e-2}
+    if epochs == 1:  # the CPU recipe's setting: attention dropout off
+        overrides["attention_dropout"] = 0.0
     result = train(tiny_config(tiny_distilbert, reviews_parquet, tmp_path / "out", **overrides))
     saved, again = result.metrics["validation"], rescored_validation(result.output_dir)
     assert saved["n"] == again["n"] == 100
@@ -58,6 +60,8 @@ def test_saved_validation_metrics_are_those_of_the_saved_model(
     assert saved["roc_auc"] == pytest.approx(again["roc_auc"], abs=1e-6)
     if epochs == 1:  # the epoch-end evaluation scored the kept model: not scored a second time
         assert predict_calls == []
+        assert saved["accuracy"] >= 0.75  # one epoch with attention dropout off: well above chance
+        assert json.loads((result.output_dir / "config.json").read_text())["attention_dropout"] == 0.0
 
 
 def test_frozen_weights_are_bit_identical_and_top_layers_changed(trained_model_dir, tiny_distilbert):

@@ -303,7 +303,13 @@ def fuse_transformer_graph(path: Path, config) -> dict[str, int]:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8: weights quantized per output channel once, activations per batch at run time."""
+    """Dynamic int8: weights quantized per output channel once, activations per batch at run time.
+
+    Only the matrix products (MatMul and the fused Attention's projections) are quantized; the
+    embedding tables stay fp32, since int8 there saves memory but no time. Chosen by measurement
+    (benchmarks/int8_variants.py, README "Speed"): per-tensor weights or int8 embeddings cost label
+    agreement with fp32, 7-bit weights (reduce_range) did not help.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -311,9 +317,8 @@ def quantize_int8(source: Path, target: Path) -> None:
         str(target),
         weight_type=QuantType.QInt8,  # u8 activations x s8 weights: the fast AVX2 kernel
         per_channel=True,
-        # 7-bit weights: without VNNI the u8 x s8 kernel sums pairs into int16, which 8-bit
-        # weights can saturate; onnxruntime recommends reduce_range on such CPUs.
-        reduce_range=True,
+        reduce_range=False,
+        op_types_to_quantize=["MatMul", "Attention"],
         extra_options={"DefaultTensorType": 1},  # FLOAT, for nodes shape inference skips
     )
 

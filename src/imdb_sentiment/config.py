@@ -81,9 +81,7 @@ class TrainConfig:
         "How many of the lowest transformer layers to freeze (the embeddings are always frozen "
         "with them). 0 trains the whole encoder except the embeddings. Default: 3.",
     )
-    max_length: int | None = _field(
-        None, "Tokens per review after truncation. Default: 512."
-    )
+    max_length: int | None = _field(None, "Tokens per review after truncation. Default: 512.")
     truncation: str = _field(
         "head_tail",
         "How to cut long reviews: head, tail or head_tail (first quarter + the rest from the end, "
@@ -93,9 +91,7 @@ class TrainConfig:
     learning_rate: float | None = _field(
         None, "Peak learning rate (linear decay). Default: 5e-5 on a GPU, 1e-4 on a CPU."
     )
-    batch_size: int | None = _field(
-        None, "Training batch size per device. Default: 32 on a GPU, 8 on a CPU."
-    )
+    batch_size: int | None = _field(None, "Training batch size per device. Default: 32 on a GPU, 8 on a CPU.")
     attention_dropout: float | None = _field(
         None,
         "Dropout on attention probabilities while training. Default: the model's own (0.1) on a "

@@ -176,6 +176,7 @@ class Classifier:
         with the model's training truncation strategy."""
         import torch
 
+        requested_length = max_length
         name = str(name_or_path)
         local = Path(name).expanduser()
         # Hub ids are "owner/name"; anything else that is not on disk is a missing local folder
@@ -205,7 +206,7 @@ class Classifier:
         else:
             window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
             max_length, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
-        if max_length_override := max_length_checked(max_length, config):
+        if max_length_override := max_length_checked(requested_length, config):
             max_length = max_length_override
         return cls(model, tokenizer, max_length, truncation, device, engine, config, name)
 
