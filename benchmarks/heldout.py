@@ -16,11 +16,15 @@ import time
 import numpy as np
 
 
-def unseen_reviews(model_dir: str, n: int):
+def unseen_reviews(model_dir: str, n: int, data: str | None = None):
+    """``n`` reviews from ``data`` (default: the model's own) outside the model's training sample
+    and its whole validation split, in a seeded order shared by every benchmark."""
     from imdb_sentiment import TrainConfig, load_splits
     from imdb_sentiment.data import read_source, standardize
 
     config = TrainConfig.load(model_dir)
+    if data is not None:
+        config = TrainConfig(**{**config.to_dict(), "data": data})
     seen = set(load_splits(config).train["text"])
     everything = TrainConfig(**{**config.to_dict(), "max_eval_samples": None, "max_train_samples": None})
     seen |= set(load_splits(everything).validation["text"])

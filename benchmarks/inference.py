@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from heldout import unseen_reviews  # benchmarks/ is this script's folder
+
 ENGINES = ("pipeline", "torch", "torch-int8", "onnx", "onnx-int8")
 
 
@@ -167,22 +169,6 @@ def markdown(rows: list[dict]) -> str:
 # --- main -----------------------------------------------------------------------------------------
 
 
-def unseen_reviews(data: str, model_dir: Path, n: int):
-    """IMDb reviews outside the trained model's training sample and validation split."""
-    from imdb_sentiment import TrainConfig, load_splits
-    from imdb_sentiment.data import read_source, standardize
-
-    config = TrainConfig.load(model_dir)
-    config = TrainConfig(**{**config.to_dict(), "data": data})
-    splits = load_splits(config)
-    full = load_splits(
-        TrainConfig(**{**config.to_dict(), "max_eval_samples": None, "max_train_samples": None})
-    )
-    seen = set(splits.train["text"]) | set(full.validation["text"])
-    everything = standardize(read_source(data)["train"], "text", "label", "train")
-    return everything[~everything["text"].isin(seen)].sample(n=n, random_state=0)
-
-
 def cut_to_tokens(tokenizer, text: str, tokens: int) -> str:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"][: tokens - 2]
     return tokenizer.decode(ids)
@@ -256,7 +242,7 @@ def main() -> int:
     # Accuracy: trained MiniLM, reviews it never saw.
     small = workdir / "minilm"
     shutil.copytree(args.trained, small, ignore=shutil.ignore_patterns("onnx", "*.png"))
-    unseen = unseen_reviews(args.data, small, args.accuracy_n)
+    unseen = unseen_reviews(str(small), args.accuracy_n, data=args.data)
     gold = unseen["label"].to_numpy()
     export_onnx(small, quantize="int8", check_texts=unseen["text"].tolist()[:100], check_labels=gold[:100])
     accuracy = {}

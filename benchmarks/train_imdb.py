@@ -65,19 +65,12 @@ def main() -> int:
     from safetensors.torch import load_file
     from transformers import pipeline
 
-    from imdb_sentiment import TrainConfig, load_splits
-    from imdb_sentiment.data import read_source, standardize
+    from heldout import unseen_reviews  # benchmarks/ is this script's folder
+    from imdb_sentiment import TrainConfig
 
     config = TrainConfig.load(args.output_dir)
     metrics = json.loads((Path(args.output_dir) / "metrics.json").read_text())
-    splits = load_splits(config)
-    seen = set(splits.train["text"])
-    full_validation = load_splits(
-        TrainConfig(**{**config.to_dict(), "max_eval_samples": None, "max_train_samples": None})
-    ).validation
-    seen |= set(full_validation["text"])
-    everything = standardize(read_source(args.data)["train"], "text", "label", "train")
-    unseen = everything[~everything["text"].isin(seen)].sample(n=args.heldout, random_state=0)
+    unseen = unseen_reviews(args.output_dir, args.heldout, data=args.data)
 
     classify = pipeline("text-classification", model=args.output_dir, device=-1)
     texts = unseen["text"].tolist()

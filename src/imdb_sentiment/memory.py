@@ -25,7 +25,6 @@ import sys
 logger = logging.getLogger(__name__)
 
 # mallopt parameters, from glibc's malloc.h
-M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 

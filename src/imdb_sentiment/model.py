@@ -176,25 +176,26 @@ def save_tokenizer(
     import json
     from pathlib import Path
 
-    from tokenizers import Regex, normalizers
-
     backend = getattr(tokenizer, "backend_tokenizer", None)
     tokenizer.save_pretrained(directory)
+    updates = {}
+    if max_length is not None:
+        updates["model_max_length"] = max_length
+    if truncation is not None:
+        updates["truncation_side"] = TRUNCATION_SIDE[truncation]
+    if backend is not None:  # a fast tokenizer: bake the line-break normalizer into tokenizer.json
+        _bake_line_breaks(backend, Path(directory) / "tokenizer.json")
+        updates["tokenizer_class"] = "PreTrainedTokenizerFast"
     config_path = Path(directory) / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    if max_length is not None:
-        config["model_max_length"] = max_length
-    if truncation is not None:
-        config["truncation_side"] = TRUNCATION_SIDE[truncation]
-    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    if backend is None:  # a slow (python) tokenizer: nothing to bake into
-        return
+    config_path.write_text(json.dumps({**config, **updates}, indent=2) + "\n", encoding="utf-8")
+
+
+def _bake_line_breaks(backend, path) -> None:
+    from tokenizers import Regex, normalizers
+
     line_breaks = normalizers.Replace(Regex(r"<\s*[bB][rR]\s*/?\s*>"), " ")
     steps = [line_breaks] + ([backend.normalizer] if backend.normalizer is not None else [])
     patched = backend.__class__.from_str(backend.to_str())
     patched.normalizer = normalizers.Sequence(steps)
-    patched.save(str(Path(directory) / "tokenizer.json"))
-    config_path = Path(directory) / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    patched.save(str(path))

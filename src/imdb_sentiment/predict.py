@@ -107,10 +107,8 @@ def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens:
         yield batch
 
 
-def max_length_checked(max_length: int | None, config) -> int | None:
+def max_length_checked(max_length: int, config) -> int:
     """``max_length`` if the model's position embeddings cover it, else a UserError."""
-    if max_length is None:
-        return None
     window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
     if not isinstance(max_length, int) or not 8 <= max_length <= window:
         raise UserError(f"max_length must be between 8 and this model's window of {window} tokens.")
@@ -176,7 +174,6 @@ class Classifier:
         with the model's training truncation strategy."""
         import torch
 
-        requested_length = max_length
         name = str(name_or_path)
         local = Path(name).expanduser()
         # Hub ids are "owner/name"; anything else that is not on disk is a missing local folder
@@ -202,12 +199,11 @@ class Classifier:
             config = model.config
             engine = (TorchInt8Backend if chosen == "torch-int8" else TorchBackend)(model.eval(), device)
         if trained is not None:
-            max_length, truncation = trained.max_length, trained.truncation
+            window, truncation = trained.max_length, trained.truncation
         else:
             window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
-            max_length, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
-        if max_length_override := max_length_checked(requested_length, config):
-            max_length = max_length_override
+            window, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
+        max_length = window if max_length is None else max_length_checked(max_length, config)
         return cls(model, tokenizer, max_length, truncation, device, engine, config, name)
 
     @property
