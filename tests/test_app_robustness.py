@@ -46,7 +46,12 @@ def _fire(url: str, texts: list[str]) -> list[tuple[str, float, str]]:
     results: list[tuple[str, float, str]] = [("", 0.0, "")] * len(texts)
     clients = [Client(url, verbose=False, httpx_kwargs={"timeout": 60}) for _ in texts]
 
+    # Every client is connected before any request leaves, so the burst really arrives at once
+    # (on a busy machine, starting threads one by one spread it over seconds and the queue drained).
+    start_together = threading.Barrier(len(texts))
+
     def one(i: int) -> None:
+        start_together.wait(timeout=60)
         started = time.monotonic()
         try:
             value = clients[i].predict(texts[i], api_name="/predict")
