@@ -42,7 +42,7 @@ CPU_RECIPE = dict(
     max_length=512,
     epochs=1.0,
     batch_size=8,
-    learning_rate=1e-4,
+    learning_rate=2e-4,
     freeze_layers=3,
     max_train_samples=2000,
     max_eval_samples=1000,
@@ -89,7 +89,7 @@ class TrainConfig:
     )
     epochs: float | None = _field(None, "Training epochs. Default: 3 on a GPU, 1 on a CPU.")
     learning_rate: float | None = _field(
-        None, "Peak learning rate (linear decay). Default: 5e-5 on a GPU, 1e-4 on a CPU."
+        None, "Peak learning rate (linear decay). Default: 5e-5 on a GPU, 2e-4 on a CPU."
     )
     batch_size: int | None = _field(None, "Training batch size per device. Default: 32 on a GPU, 8 on a CPU.")
     attention_dropout: float | None = _field(
