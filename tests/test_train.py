@@ -168,6 +168,7 @@ def test_same_seed_gives_identical_metrics(tmp_path, tiny_distilbert, reviews_pa
         ({"text_column": "review"}, "no column 'review'"),
         ({"truncation": "middle"}, "truncation must be one of"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"hidden_dropout": 1.0}, "hidden_dropout must be at least 0 and below 1"),
         ({"model": "/nonexistent/model"}, "does not exist"),
     ],
 )
@@ -195,6 +196,26 @@ def test_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, tiny_distilbe
 def test_hub_unreachable_says_how_to_go_offline():
     with pytest.raises(HubUnreachableError, match="--model /path/to/model_dir"):
         load_model("distilbert-base-uncased")
+
+
+def test_dropout_settings_reach_the_trained_model(tmp_path, tiny_distilbert, reviews_parquet, monkeypatch):
+    import torch
+    from transformers import Trainer
+
+    seen = {}
+    original_train = Trainer.train
+
+    def record(self, *args, **kwargs):
+        seen.update({n: m.p for n, m in self.model.named_modules() if isinstance(m, torch.nn.Dropout)})
+        return original_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "train", record)
+    overrides = dict(epochs=1, max_train_samples=64, hidden_dropout=0.2, attention_dropout=0.0)
+    result = train(tiny_config(tiny_distilbert, reviews_parquet, tmp_path / "out", **overrides))
+    assert {p for n, p in seen.items() if "attention" in n} == {0.0}
+    assert {p for n, p in seen.items() if "attention" not in n} == {0.2}
+    saved = json.loads((result.output_dir / "config.json").read_text())
+    assert saved["dropout"] == saved["seq_classif_dropout"] == 0.2 and saved["attention_dropout"] == 0.0
 
 
 def test_cpu_recipe_fills_auto_fields():

@@ -97,6 +97,11 @@ class TrainConfig:
         "Dropout on attention probabilities while training. Default: the model's own (0.1) on a "
         "GPU, 0 on a CPU, where any attention dropout disables PyTorch's fused attention kernel.",
     )
+    hidden_dropout: float | None = _field(
+        None,
+        "Dropout on hidden states (embeddings, layer outputs) and on the classifier's input while "
+        "training. Default: the model's own (0.1).",
+    )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")
@@ -182,8 +187,10 @@ def validate_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and value < 2:
             problems.append(f"{name} must be at least 2")
-    if config.attention_dropout is not None and not 0 <= config.attention_dropout < 1:
-        problems.append("attention_dropout must be at least 0 and below 1")
+    for name in ("attention_dropout", "hidden_dropout"):
+        value = getattr(config, name)
+        if value is not None and not 0 <= value < 1:
+            problems.append(f"{name} must be at least 0 and below 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
     if problems:

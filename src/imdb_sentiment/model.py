@@ -138,15 +138,38 @@ def set_attention_dropout(model: nn.Module, probability: float) -> int:
     _, layers = find_layers(model)
     changed = 0
     for layer in layers:
-        for module in layer.modules():
-            # BertSelfAttention, DistilBertSelfAttention, RobertaSelfAttention, ...: the attention
-            # interface reads self.dropout.p at every forward; the *Output modules' dropouts act on
-            # hidden states and are not attention modules.
-            dropout = getattr(module, "dropout", None)
-            if "attention" in type(module).__name__.lower() and isinstance(dropout, nn.Dropout):
-                dropout.p = probability
-                changed += 1
+        for dropout in _attention_dropouts(layer):
+            dropout.p = probability
+            changed += 1
     for name in ("attention_probs_dropout_prob", "attention_dropout"):
+        if hasattr(model.config, name):
+            setattr(model.config, name, probability)
+    return changed
+
+
+def _attention_dropouts(model: nn.Module) -> list[nn.Dropout]:
+    # BertSelfAttention, DistilBertSelfAttention, RobertaSelfAttention, ...: the attention interface
+    # reads self.dropout.p at every forward; the *Output modules' dropouts act on hidden states.
+    return [
+        module.dropout
+        for module in model.modules()
+        if "attention" in type(module).__name__.lower()
+        and isinstance(getattr(module, "dropout", None), nn.Dropout)
+    ]
+
+
+def set_hidden_dropout(model: nn.Module, probability: float) -> int:
+    """Set every dropout that is not on attention probabilities (embeddings, layer outputs, the
+    classifier's input), in the modules and in the config saved with the model; returns how many
+    dropout modules were changed."""
+    attention = {id(dropout) for dropout in _attention_dropouts(model)}
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, nn.Dropout) and id(module) not in attention:
+            module.p = probability
+            changed += 1
+    names = ("hidden_dropout_prob", "dropout", "classifier_dropout", "seq_classif_dropout")
+    for name in names:
         if hasattr(model.config, name):
             setattr(model.config, name, probability)
     return changed

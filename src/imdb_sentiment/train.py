@@ -43,6 +43,7 @@ from .model import (
     load_tokenizer,
     save_tokenizer,
     set_attention_dropout,
+    set_hidden_dropout,
 )
 from .save import atomic_directory, check_output_dir, model_card, write_json
 from .text import Encoder
@@ -246,6 +247,8 @@ def train(config: TrainConfig) -> TrainResult:
         model = load_model(config.model)
     if config.attention_dropout is not None:
         set_attention_dropout(model, config.attention_dropout)
+    if config.hidden_dropout is not None:
+        set_hidden_dropout(model, config.hidden_dropout)
     freeze_report = freeze_lower_layers(model, config.freeze_layers)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     train_set = encode_frame(encoder, splits.train)
