@@ -18,7 +18,7 @@ from gradio_client import Client
 from imdb_sentiment import Classifier
 from imdb_sentiment.app import AppSettings, build_demo, launch
 
-SLOW_S = 1.0
+SLOW_S = 3.0  # wide enough that a burst whose requests trickle in on a busy machine still overflows
 QUEUE = 2
 BURST = 12
 
