@@ -136,15 +136,8 @@ def set_attention_dropout(model: nn.Module, probability: float) -> int:
     is left as it is.
     """
     _, layers = find_layers(model)
-    changed = 0
-    for layer in layers:
-        for dropout in _attention_dropouts(layer):
-            dropout.p = probability
-            changed += 1
-    for name in ("attention_probs_dropout_prob", "attention_dropout"):
-        if hasattr(model.config, name):
-            setattr(model.config, name, probability)
-    return changed
+    dropouts = [dropout for layer in layers for dropout in _attention_dropouts(layer)]
+    return _set_dropouts(model, dropouts, ("attention_probs_dropout_prob", "attention_dropout"), probability)
 
 
 def _attention_dropouts(model: nn.Module) -> list[nn.Dropout]:
@@ -163,16 +156,20 @@ def set_hidden_dropout(model: nn.Module, probability: float) -> int:
     classifier's input), in the modules and in the config saved with the model; returns how many
     dropout modules were changed."""
     attention = {id(dropout) for dropout in _attention_dropouts(model)}
-    changed = 0
-    for module in model.modules():
-        if isinstance(module, nn.Dropout) and id(module) not in attention:
-            module.p = probability
-            changed += 1
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout) and id(m) not in attention]
     names = ("hidden_dropout_prob", "dropout", "classifier_dropout", "seq_classif_dropout")
-    for name in names:
+    return _set_dropouts(model, dropouts, names, probability)
+
+
+def _set_dropouts(model: nn.Module, dropouts: list[nn.Dropout], config_names, probability: float) -> int:
+    """Set ``dropouts`` and those of ``config_names`` the model's config has (so the saved config
+    says what training used); returns how many modules were changed."""
+    for dropout in dropouts:
+        dropout.p = probability
+    for name in config_names:
         if hasattr(model.config, name):
             setattr(model.config, name, probability)
-    return changed
+    return len(dropouts)
 
 
 def frozen_parameter_names(model: nn.Module) -> list[str]:
