@@ -52,7 +52,10 @@ def test_saved_validation_metrics_are_those_of_the_saved_model(
     overrides = {"epochs": epochs, "learning_rate": 3e-2 if epochs == 3 else 1e-2}
     if epochs == 1:  # the CPU recipe's setting: attention dropout off
         overrides["attention_dropout"] = 0.0
+    else:  # both paths: calibrated (1 epoch) and not (3 epochs)
+        overrides["calibrate"] = False
     result = train(tiny_config(tiny_distilbert, reviews_parquet, tmp_path / "out", **overrides))
+    assert (result.metrics["calibration"] is None) == (epochs == 3)
     saved, again = result.metrics["validation"], rescored_validation(result.output_dir)
     assert saved["n"] == again["n"] == 100
     assert saved["accuracy"] == again["accuracy"]

@@ -102,6 +102,12 @@ class TrainConfig:
         "Dropout on hidden states (embeddings, layer outputs) and on the classifier's input while "
         "training. Default: the model's own (0.1).",
     )
+    calibrate: bool = _field(
+        True,
+        "After training, fit a temperature and a decision threshold to the validation split "
+        "(Platt scaling) and fold them into the output layer: scores become calibrated "
+        "probabilities and the threshold drift of a short run is undone. --no_calibrate skips it.",
+    )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")

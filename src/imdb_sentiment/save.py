@@ -93,6 +93,16 @@ def _metric_rows(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def _calibration_line(calibration: dict | None) -> str:
+    if not calibration:
+        return "- Not calibrated: the scores are the fine-tuned model's own."
+    return (
+        f"- Calibrated on the validation split (Platt scaling, folded into the output layer): "
+        f"scale {calibration['scale']:.3f},\n  shift {calibration['shift']:+.3f}; validation "
+        f"accuracy {calibration['validation_accuracy_before']:.4f} before it."
+    )
+
+
 def model_card(config: dict, metrics: dict) -> str:
     """A Hugging Face style model card: what was trained, how well, and how to load it."""
     freeze = metrics["model"]
@@ -120,6 +130,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
   on {config["device"]} in {train["train_runtime_s"]:.0f} s.
 - The validation split was carved from train (stratified) and chose the best epoch; the test
   split, when present, was used once, for the report below.
+{_calibration_line(metrics.get("calibration"))}
 
 ## Metrics
 {_metric_rows(metrics)}

@@ -1,4 +1,4 @@
-"""The training flow: seed, data, model, freeze, Trainer, evaluate, save.
+"""The training flow: seed, data, model, freeze, Trainer, evaluate, calibrate, save.
 
     python -m imdb_sentiment train --model distilbert-base-uncased --data stanfordnlp/imdb
 
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .calibrate import fit_calibration, fold_into_output_layer
 from .config import TrainConfig, resolve_config
 from .data import Splits, load_splits
 from .distributed import quiet_replicas
@@ -177,7 +178,8 @@ class RememberEvaluation:
         return self.labels, self.logits
 
 
-def _evaluate(trainer, dataset, remembered=None) -> dict:
+def _predict(trainer, dataset, remembered=None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, logits) for every review of ``dataset``, reusing ``remembered`` when given."""
     # Under several processes, predict() pads the last batches with repeated rows so every process
     # gets the same number, then gathers and drops the repeats (accelerate's gather_for_metrics):
     # every process gets every row once. Checked, since the metrics rest on it.
@@ -191,7 +193,27 @@ def _evaluate(trainer, dataset, remembered=None) -> dict:
             f"Evaluation returned {len(labels)} predictions for {len(dataset)} reviews; "
             "the metrics would be wrong."
         )
-    return classification_metrics(labels, softmax_positive(logits))
+    return labels, logits
+
+
+def _calibrate(trainer, labels, logits) -> tuple[np.ndarray, dict | None]:
+    """Fold Platt scaling, fitted on the validation logits, into the model (every process alike);
+    returns the logits the calibrated model gives for those reviews, and what was done."""
+    calibration = fit_calibration(labels, logits)
+    if calibration is None:
+        return logits, None
+    fold_into_output_layer(trainer.model, calibration)
+    calibrated = calibration.apply(logits)
+    before = classification_metrics(labels, softmax_positive(logits))
+    logger.info(
+        "Calibrated on the validation split: scale %.3f, shift %+.3f.", calibration.scale, calibration.shift
+    )
+    return calibrated, {
+        **calibration.to_dict(),
+        "fitted_on": "validation",
+        "validation_accuracy_before": before["accuracy"],
+        "validation_positive_rate_before": float(np.mean(np.argmax(logits, axis=1))),
+    }
 
 
 def _complete(checkpoint: Path) -> bool:
@@ -274,9 +296,15 @@ def train(config: TrainConfig) -> TrainResult:
     if not math.isfinite(train_output.training_loss):
         raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
 
+    labels, logits = _predict(trainer, validation_set, evaluations.for_kept_model(trainer))
+    calibration = None
+    if config.calibrate:
+        logits, calibration = _calibrate(trainer, labels, logits)
+    test = _predict(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None
     metrics = {
-        "validation": _evaluate(trainer, validation_set, evaluations.for_kept_model(trainer)),
-        "test": (_evaluate(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None),
+        "validation": classification_metrics(labels, softmax_positive(logits)),
+        "test": classification_metrics(test[0], softmax_positive(test[1])) if test else None,
+        "calibration": calibration,
         "train": {
             "train_samples": len(splits.train),
             "train_runtime_s": train_output.metrics["train_runtime"],
