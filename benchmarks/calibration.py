@@ -43,6 +43,14 @@ def logits_for(model_dir: str, n: int, rescore: bool) -> dict:
     return arrays
 
 
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(1) == labels))
+
+
+def share(logits: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(1)))
+
+
 def log_loss(logits: np.ndarray, labels: np.ndarray) -> float:
     margin = logits[:, 1] - logits[:, 0]
     return float(np.mean(np.logaddexp(0, margin) - labels * margin))
@@ -70,16 +78,10 @@ def main() -> int:
         margin = np.sort(before[:, 1] - before[:, 0])
         best = max(np.mean((before[:, 1] - before[:, 0] > t) == labels) for t in margin[::3])
 
-        def accuracy(logits):
-            return np.mean(logits.argmax(1) == labels)
-
-        def share(logits):
-            return np.mean(logits.argmax(1))
-
         scale, shift = (calibration.scale, calibration.shift) if calibration else (1.0, 0.0)
         print(
-            f"| {Path(model).name} | {scale:.2f} | {shift:+.2f} | {accuracy(before):.4f} -> "
-            f"{accuracy(after):.4f} | {best:.4f} | {share(before):.3f} -> {share(after):.3f} | "
+            f"| {Path(model).name} | {scale:.2f} | {shift:+.2f} | {accuracy(before, labels):.4f} -> "
+            f"{accuracy(after, labels):.4f} | {best:.4f} | {share(before):.3f} -> {share(after):.3f} | "
             f"{log_loss(before, labels):.3f} -> {log_loss(after, labels):.3f} |",
             flush=True,
         )

@@ -252,3 +252,34 @@ def test_cli_reports_user_errors_in_one_line(tmp_path, tiny_distilbert, reviews_
     assert "error: freeze_layers=9 is out of range" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_time_estimate_is_fair_although_the_sampler_puts_the_longest_batches_first(capsys):
+    import re
+    from types import SimpleNamespace
+
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    from imdb_sentiment.train import _callbacks, timed_steps
+
+    rng = np.random.default_rng(0)
+    lengths = np.minimum(rng.lognormal(5.5, 0.6, 4000).astype(int) + 10, 512).tolist()  # IMDb-like
+    batch = 8
+    order = get_length_grouped_indices(lengths, batch, generator=torch.Generator().manual_seed(0))
+    longest = [max(lengths[i] for i in order[k : k + batch]) for k in range(0, len(order), batch)]
+    step_seconds = [1e-3 * n + 2e-6 * n * n for n in longest]  # linear layers + attention
+    now = [0.0]
+    _, estimate = _callbacks(timed_steps(len(lengths), batch), clock=lambda: now[0])
+    state = SimpleNamespace(global_step=0, max_steps=len(step_seconds), is_world_process_zero=True)
+    for seconds in step_seconds:
+        estimate.on_step_begin(None, state, None)
+        now[0] += seconds
+        state.global_step += 1
+        estimate.on_step_end(None, state, None)
+    printed = capsys.readouterr().out
+    assert printed.count("Estimated training time") == 1
+    minutes = float(re.search(r"Estimated training time: ([\d.]+) min for 500 steps", printed).group(1))
+    actual = sum(step_seconds) / 60
+    assert minutes == pytest.approx(actual, rel=0.1)
+    assert np.mean(step_seconds[:4]) * len(step_seconds) / 60 > 1.5 * actual  # what the first steps suggest

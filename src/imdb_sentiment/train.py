@@ -59,7 +59,15 @@ class TrainResult:
     config: TrainConfig
 
 
-def _callbacks():
+def timed_steps(train_samples: int, batch_size: int) -> int:
+    """Steps until the Trainer's first length-grouped megabatch is done. Its sampler sorts each
+    megabatch longest first (transformers' ``get_length_grouped_indices``: 50 batches, or a quarter
+    of the data if that is less), so the first few steps are the slowest of the run and only a
+    whole megabatch, a random sample of the reviews, times a typical step."""
+    return max(1, min(train_samples // (batch_size * 4), 50))
+
+
+def _callbacks(estimate_after: int, clock=time.perf_counter):
     from transformers import TrainerCallback
 
     class StopOnNonFiniteLoss(TrainerCallback):
@@ -74,15 +82,23 @@ def _callbacks():
                 )
 
     class EstimateTime(TrainerCallback):
-        """Print the expected run time once the first steps have been timed."""
+        """Print the expected training time once ``estimate_after`` steps have been timed."""
+
+        started = first_step = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self.started is None:  # the first step of this run (a resumed one starts later)
+                self.started, self.first_step = clock(), state.global_step
 
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 1:
-                self.started = time.perf_counter()
-            elif state.global_step == 4 and state.is_world_process_zero and hasattr(self, "started"):
-                per_step = (time.perf_counter() - self.started) / 3
-                minutes = per_step * (state.max_steps - 4) / 60
-                print(f"Estimated training time: {minutes:.1f} min for {state.max_steps} steps.")
+            done = state.global_step - self.first_step
+            if done == estimate_after and state.global_step < state.max_steps and state.is_world_process_zero:
+                per_step = (clock() - self.started) / done
+                minutes = per_step * (state.max_steps - self.first_step) / 60
+                print(
+                    f"Estimated training time: {minutes:.1f} min for {state.max_steps - self.first_step} "
+                    f"steps (timed over the first {done})."
+                )
 
     return [StopOnNonFiniteLoss(), EstimateTime()]
 
@@ -278,7 +294,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     if args.process_index == 0:
         print(_describe_recipe(config, splits, freeze_report, args.world_size))
-    callbacks = _callbacks()
+    callbacks = _callbacks(timed_steps(len(train_set), config.batch_size))
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
     evaluations = RememberEvaluation()
