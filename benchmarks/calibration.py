@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument("--rescore", action="store_true", help="Ignore cached logits.")
     args = parser.parse_args()
 
-    from imdb_sentiment.calibrate import fit_calibration
+    from imdb_sentiment.calibrate import Calibration, fit_calibration
 
     print(
         "| model | scale | shift | unseen acc before -> after | best threshold | "
@@ -72,15 +72,15 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for model in args.models:
         z = logits_for(model, args.n, args.rescore)
-        calibration = fit_calibration(z["val_labels"], z["val_logits"])
+        # a model that cannot be calibrated stays as it is: the identity calibration
+        calibration = fit_calibration(z["val_labels"], z["val_logits"]) or Calibration(scale=1.0, shift=0.0)
         before, labels = z["unseen_logits"], z["unseen_labels"]
-        after = calibration.apply(before) if calibration else before
-        margin = np.sort(before[:, 1] - before[:, 0])
-        best = max(np.mean((before[:, 1] - before[:, 0] > t) == labels) for t in margin[::3])
-
-        scale, shift = (calibration.scale, calibration.shift) if calibration else (1.0, 0.0)
+        after = calibration.apply(before)
+        margin = before[:, 1] - before[:, 0]
+        best = max(np.mean((margin > t) == labels) for t in np.sort(margin)[::3])
         print(
-            f"| {Path(model).name} | {scale:.2f} | {shift:+.2f} | {accuracy(before, labels):.4f} -> "
+            f"| {Path(model).name} | {calibration.scale:.2f} | {calibration.shift:+.2f} | "
+            f"{accuracy(before, labels):.4f} -> "
             f"{accuracy(after, labels):.4f} | {best:.4f} | {share(before):.3f} -> {share(after):.3f} | "
             f"{log_loss(before, labels):.3f} -> {log_loss(after, labels):.3f} |",
             flush=True,

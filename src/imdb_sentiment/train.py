@@ -219,16 +219,15 @@ def _calibrate(trainer, labels, logits) -> tuple[np.ndarray, dict | None]:
     if calibration is None:
         return logits, None
     fold_into_output_layer(trainer.model, calibration)
-    calibrated = calibration.apply(logits)
-    before = classification_metrics(labels, softmax_positive(logits))
     logger.info(
         "Calibrated on the validation split: scale %.3f, shift %+.3f.", calibration.scale, calibration.shift
     )
-    return calibrated, {
+    predicted = np.argmax(logits, axis=1)
+    return calibration.apply(logits), {
         **calibration.to_dict(),
         "fitted_on": "validation",
-        "validation_accuracy_before": before["accuracy"],
-        "validation_positive_rate_before": float(np.mean(np.argmax(logits, axis=1))),
+        "validation_accuracy_before": float(np.mean(predicted == labels)),
+        "validation_positive_rate_before": float(np.mean(predicted)),
     }
 
 
