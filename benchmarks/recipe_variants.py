@@ -150,14 +150,13 @@ def score(argv: list[str]) -> int:
 
     import torch
     from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from heldout import unseen_reviews
-    from imdb_sentiment import TrainConfig, load_splits
-    from imdb_sentiment.calibrate import fit_calibration
+    from imdb_sentiment import Classifier, TrainConfig, load_splits
+    from imdb_sentiment.backends import pad_batch
+    from imdb_sentiment.calibrate import Calibration, fit_calibration
     from imdb_sentiment.model import find_layers
     from imdb_sentiment.predict import batches_by_length
-    from imdb_sentiment.text import Encoder
 
     folder = Path(f"{args.model_dir}.averages")
     names = ["final"] + sorted(p.stem for p in folder.glob("*.safetensors") if p.stem != "final")
@@ -167,13 +166,13 @@ def score(argv: list[str]) -> int:
     texts = validation["text"].tolist() + unseen["text"].tolist()
     labels = np.array(validation["label"].tolist() + unseen["label"].tolist())
     n_validation = len(validation)
-    encoder = Encoder(AutoTokenizer.from_pretrained(args.model_dir), config.max_length, config.truncation)
-    ids = encoder(texts)["input_ids"]
+    classifier = Classifier.from_pretrained(args.model_dir, backend="torch")
+    ids = classifier.encode(texts)  # cleaned and cut as in training
 
     # The saved model has the calibration folded into its classifier: load the uncalibrated final
     # weights over it. Each variant is a copy whose frozen bottom is cut off: its embedding module
     # returns the hidden states the shared model computed up to the last frozen layer.
-    shared = AutoModelForSequenceClassification.from_pretrained(args.model_dir).eval()
+    shared = classifier.model
     shared.load_state_dict(load_file(str(folder / "final.safetensors")), strict=False)
     frozen_output: dict = {}
     variants = {}
@@ -187,12 +186,7 @@ def score(argv: list[str]) -> int:
     logits = {name: np.zeros((len(texts), 2), np.float32) for name in names}
     started = time.perf_counter()
     for number, batch in enumerate(batches_by_length([len(x) for x in ids], 64, 16384)):
-        width = max(len(ids[i]) for i in batch)
-        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros_like(input_ids)
-        for row, index in enumerate(batch):
-            input_ids[row, : len(ids[index])] = torch.tensor(ids[index])
-            mask[row, : len(ids[index])] = 1
+        input_ids, mask = map(torch.from_numpy, pad_batch([ids[i] for i in batch], classifier.pad_token_id))
         with torch.inference_mode():
             hidden = shared.base_model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
             frozen_output["hidden"] = hidden.hidden_states[config.freeze_layers]
@@ -207,13 +201,14 @@ def score(argv: list[str]) -> int:
     print(f"| weights | validation acc (n={n_validation}) | unseen acc (n={args.n}) | scale | shift |")
     print("|---|---|---|---|---|")
     for name in names:
-        calibration = fit_calibration(truth_validation, logits[name][:n_validation])
-        calibrated = calibration.apply(logits[name]) if calibration else logits[name]
+        # a variant that cannot be calibrated stays as it is: the identity calibration
+        calibration = fit_calibration(truth_validation, logits[name][:n_validation]) or Calibration(1.0, 0.0)
+        calibrated = calibration.apply(logits[name])
         predicted = calibrated.argmax(axis=1)
         print(
             f"| {name} | {np.mean(predicted[:n_validation] == truth_validation):.4f} "
             f"| {np.mean(predicted[n_validation:] == truth_unseen):.4f} "
-            f"| {calibration.scale if calibration else 1:.3f} | {calibration.shift if calibration else 0:+.3f} |"
+            f"| {calibration.scale:.3f} | {calibration.shift:+.3f} |"
         )
     return 0
 

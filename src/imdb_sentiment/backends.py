@@ -248,7 +248,8 @@ def _logits_only(model):
     return LogitsOnly(model).eval()
 
 
-def _padded(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) for reviews of token ids, right-padded to the longest."""
     width = max(len(row) for row in ids)
     input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -347,7 +348,7 @@ def export_onnx(
     target = model_dir / ONNX_DIR
     staging = Path(tempfile.mkdtemp(prefix=f".{ONNX_DIR}.tmp-", dir=model_dir))
     try:
-        example = _padded(ids[:2], classifier.pad_token_id)  # two lengths: a real padding mask
+        example = pad_batch(ids[:2], classifier.pad_token_id)  # two lengths: a real padding mask
         reference = classifier.predict_logits(texts)
         # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime fuses into its
         # Attention kernel; SDPA exports in a form it cannot fuse (measured: README "Speed").

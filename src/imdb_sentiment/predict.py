@@ -23,6 +23,7 @@ from .backends import (
     TorchBackend,
     TorchInt8Backend,
     default_threads,
+    pad_batch,
     resolve_backend,
 )
 from .config import TrainConfig
@@ -227,13 +228,7 @@ class Classifier:
         lengths = [len(row) for row in ids]
         result = np.zeros((len(ids), len(self.id2label)), dtype=np.float32)
         for batch in batches_by_length(lengths, batch_size, max_batch_tokens):
-            width = max(lengths[i] for i in batch)
-            input_ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)
-            attention_mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, index in enumerate(batch):
-                input_ids[row, : lengths[index]] = ids[index]
-                attention_mask[row, : lengths[index]] = 1
-            result[batch] = self.logits(input_ids, attention_mask)
+            result[batch] = self.logits(*pad_batch([ids[i] for i in batch], self.pad_token_id))
         return result
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
