@@ -115,14 +115,6 @@ def tail_averages_callback(folder: Path):
     return TailAverages()
 
 
-def final_linear(model):
-    """The layer that turns features into the two logits (RoBERTa's head nests it as out_proj)."""
-    import torch
-
-    head = model.classifier
-    return head if isinstance(head, torch.nn.Linear) else head.out_proj
-
-
 def patch_probe_head(samples: int) -> None:
     """Linear probing, then fine-tuning (LP-FT; Kumar et al. 2022): before the first step, the final
     classifier layer is set to a logistic regression fitted on the features the pretrained model
@@ -131,26 +123,33 @@ def patch_probe_head(samples: int) -> None:
     from sklearn.linear_model import LogisticRegressionCV
     from transformers import Trainer
 
+    from imdb_sentiment.backends import pad_batch
+    from imdb_sentiment.calibrate import output_layer
+    from imdb_sentiment.predict import batches_by_length
+
     default_train = Trainer.train
 
     def train(self, *args, **kwargs):
         started = time.perf_counter()
         rows = self.train_dataset.select(range(min(samples, len(self.train_dataset))))
-        order = np.argsort([len(ids) for ids in rows["input_ids"]])
-        features: list = []
-        layer = final_linear(self.model)
-        hook = layer.register_forward_hook(lambda module, inputs, output: features.append(inputs[0]))
+        ids, labels = rows["input_ids"], np.asarray(rows["labels"])
+        lengths = [len(row) for row in ids]
+        layer = output_layer(self.model)
+        features = np.zeros((len(ids), layer.in_features), np.float32)
+        captured: dict = {}
+        hook = layer.register_forward_hook(lambda module, inputs, output: captured.update(x=inputs[0]))
         self.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(order), 16):
-                batch = self.data_collator(
-                    [{"input_ids": rows[int(i)]["input_ids"]} for i in order[start : start + 16]]
-                )
-                self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            for batch in batches_by_length(lengths, 16, 16 * max(lengths)):
+                padded = pad_batch([ids[i] for i in batch], self.data_collator.tokenizer.pad_token_id)
+                input_ids, mask = map(torch.from_numpy, padded)
+                self.model(input_ids=input_ids, attention_mask=mask)
+                features[batch] = captured["x"].float().numpy()
         hook.remove()
         self.model.train()
-        x = torch.cat(features).float().numpy()
-        y = np.asarray(rows["labels"])[order]
+        # shortest first, as in the measured run: the cross-validation folds are contiguous
+        order = np.argsort(lengths)
+        x, y = features[order], labels[order]
         probe = LogisticRegressionCV(Cs=8, cv=5, max_iter=2000).fit(x, y)
         coef = torch.tensor(probe.coef_[0], dtype=layer.weight.dtype)
         bias = float(probe.intercept_[0])
@@ -238,7 +237,8 @@ def score(argv: list[str]) -> int:
     variants = {}
     for name in names:
         variant = copy.deepcopy(shared)
-        variant.load_state_dict(load_file(str(folder / f"{name}.safetensors")), strict=False)
+        if name != "final":  # the shared model holds the final weights already
+            variant.load_state_dict(load_file(str(folder / f"{name}.safetensors")), strict=False)
         embeddings, layers = find_layers(variant)
         del layers[: config.freeze_layers]
         embeddings.forward = lambda *a, **k: frozen_output["hidden"]
