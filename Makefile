@@ -1,14 +1,15 @@
-# imdb-sentiment: `make setup`, `make train`, `make test`, `make lint`, `make app`, `make demo`.
+# imdb-sentiment: `make setup`, `make demo`, `make notebook`, `make train`, `make app`, `make test`, `make lint`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
-MODEL ?= distilbert-base-uncased
-DATA ?= stanfordnlp/imdb
+# Empty MODEL / DATA: DistilBERT and IMDb from the Hub, or the offline default without the Hub.
+MODEL ?=
+DATA ?=
 MODEL_DIR ?= saved_model
 ARGS ?=
 
-.PHONY: setup browser train test lint format app demo clean
+.PHONY: setup browser train test lint format app demo notebook clean
 
 setup: $(VENV)/.installed
 
@@ -28,7 +29,8 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 train: setup
-	$(BIN)/python -m imdb_sentiment train --model $(MODEL) --data $(DATA) --output_dir $(MODEL_DIR) $(ARGS)
+	$(BIN)/python -m imdb_sentiment train $(if $(MODEL),--model $(MODEL)) $(if $(DATA),--data $(DATA)) \
+		--output-dir $(MODEL_DIR) $(ARGS)
 
 test: setup browser
 	$(BIN)/python -m pytest
@@ -47,6 +49,10 @@ app: setup
 demo: setup
 	test -f $(MODEL_DIR)/model.safetensors || $(MAKE) train
 	$(MAKE) app
+
+# JupyterLab on 127.0.0.1 with Jupyter's own token (printed in the URL), createModel.ipynb open.
+notebook: setup
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser createModel.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

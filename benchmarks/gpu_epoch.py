@@ -7,8 +7,9 @@ about 14% cut at 512). Speed depends on shapes, not on the weights' values, so t
 is that of the real model on 25,000 IMDb reviews; the accuracy printed is only a sanity check.
 
 It runs the project's own ``train()`` with the GPU defaults (max_length 512 head+tail, batch 32,
-bf16 or fp16 as the card allows, TF32, SDPA attention, 4 dataloader workers), then a short sweep
-of batch sizes to show whether 32 fills the card. Meant for one prepared run well inside 15 min:
+the precision ``precision.choose_precision`` picks for the card, as training recorded it, SDPA
+attention, 4 dataloader workers), then a short sweep of batch sizes to show whether 32 fills the
+card. Meant for one prepared run well inside 15 min:
 
     python benchmarks/gpu_epoch.py --output $OUT/gpu_epoch.json      # on a GPU machine, ~3-5 min
     python benchmarks/gpu_epoch.py --smoke                            # CPU check that it runs
@@ -93,6 +94,8 @@ def run(model: Path, data: Path, output_dir: Path, **overrides) -> dict:
         "total_s": total,
         "peak_gib": peak,
         "val_accuracy": m["validation"]["accuracy"],
+        # What training really ran with (recorded by train() while it trained, not read afterwards).
+        "precision": m["precision"],
     }
 
 
@@ -101,16 +104,16 @@ def environment(model: Path) -> dict:
     import transformers
 
     from imdb_sentiment.model import load_model
+    from imdb_sentiment.precision import cuda_card
 
     loaded = load_model(str(model))
-    on_gpu = torch.cuda.is_available()
+    card = cuda_card()
     return {
-        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+        "device": card[0] if card else "cpu",
+        "capability": f"{card[1][0]}.{card[1][1]}" if card else None,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "precision": ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_gpu else "fp32",
         "attention": loaded.config._attn_implementation,
-        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 if on_gpu else None,
     }
 
 
@@ -166,7 +169,11 @@ def main() -> int:
             f"{row['batch_size']} | {row['train_samples']:,} | {row['train_s']:.1f} | "
             f"{row['train_samples_per_s']:.0f} | {row['peak_gib']:.1f} | {row['val_accuracy']:.3f} |"
         )
-    print(f"\n{env['device']}, {env['precision']}, attention {env['attention']}, torch {env['torch']}")
+    used = epoch["precision"]
+    print(
+        f"\n{env['device']} (compute capability {env['capability']}), trained in {used['training']}, "
+        f"TF32 {'on' if used['tf32'] else 'off'}, attention {env['attention']}, torch {env['torch']}"
+    )
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(

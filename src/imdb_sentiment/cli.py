@@ -84,7 +84,9 @@ def run_predict(argv: Sequence[str]) -> int:
     if distributed.is_distributed():
         # Each process scores a slice; the main process gets every row, in order, and writes once.
         distributed.check_output_path(args.output)  # fail on every process before scoring, not on one after
-        table = distributed.score_distributed(args.model_dir, texts, args.batch_size, args.device)
+        table = distributed.score_distributed(
+            args.model_dir, texts, args.batch_size, args.device, backend=args.backend
+        )
         if table is None:
             return 0
     else:

@@ -187,6 +187,10 @@ def load_splits(config: TrainConfig) -> Splits:
     """Train / validation / optional test splits for ``config``, sampled as it asks."""
     from sklearn.model_selection import train_test_split
 
+    if config.data is None:  # not resolved yet: the Hub default, or the embedded sample offline
+        from .config import resolve_config
+
+        config = resolve_config(config)
     tables = read_source(config.data)
     train = standardize(tables["train"], config.text_column, config.label_column, "train")
     counts = np.bincount(train["label"], minlength=2)

@@ -67,14 +67,21 @@ def quiet_replicas(is_main: bool) -> None:
 
 
 def _device(state, requested: str | None) -> str:
-    # "cuda" alone would put every process on GPU 0; each process takes the device accelerate gave it.
-    if requested in (None, "cuda"):
+    """Each process scores on the device accelerate gave it: "cuda", or an explicit "cuda:0", would
+    put every process on the same GPU. Only "cpu" is taken as asked."""
+    if requested is None or requested.startswith("cuda"):
+        if requested not in (None, "cuda", str(state.device)) and state.is_main_process:
+            print(f"note: --device {requested} ignored: each process uses its own GPU.", file=sys.stderr)
         return str(state.device)
     return requested
 
 
 def score_distributed(
-    model_dir: str, texts: Sequence[object], batch_size: int = 32, device: str | None = None
+    model_dir: str,
+    texts: Sequence[object],
+    batch_size: int = 32,
+    device: str | None = None,
+    backend: str = "auto",
 ) -> pd.DataFrame | None:
     """Score ``texts`` with every launched process; the main process gets the whole table in input
     order (the same table ``batch.score_texts`` gives in one process), the others get ``None``."""
@@ -94,7 +101,7 @@ def score_distributed(
     start, stop = shard_bounds(len(texts), state.process_index, state.num_processes)
     # The main process loads first: a Hub model is then downloaded once and read from the cache.
     with state.main_process_first():
-        classifier = Classifier.from_pretrained(model_dir, device=_device(state, device))
+        classifier = Classifier.from_pretrained(model_dir, device=_device(state, device), backend=backend)
     part = None
     if stop > start:  # with fewer rows than processes some have none
         part = score_texts(

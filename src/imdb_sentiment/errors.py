@@ -7,7 +7,8 @@ instead of a traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 OFFLINE_HINT = (
-    "To work offline, pass local paths instead: --model /path/to/model_dir "
+    "Leave out --model and --data to train the offline default (the MiniLM encoder and the IMDb "
+    "sample that ship with the project), or pass local paths: --model /path/to/model_dir "
     "(a folder with config.json, model.safetensors and the tokenizer) and "
     "--data /path/to/train.parquet (or a CSV / JSON Lines file, or an aclImdb/ folder), "
     "and set HF_HUB_OFFLINE=1."

@@ -103,6 +103,17 @@ def _calibration_line(calibration: dict | None) -> str:
     )
 
 
+def _precision_line(precision: dict | None) -> str:
+    if not precision:
+        return "- Precision: fp32."
+    tf32 = " with TF32 matmuls" if precision.get("tf32") else ""
+    where = precision.get("device") or "CPU"
+    return (
+        f"- Precision: trained in {precision['training']}{tf32} on {where}; calibrated and evaluated in "
+        f"{precision.get('evaluation', 'fp32')}, the numerics the model is served with."
+    )
+
+
 def model_card(config: dict, metrics: dict) -> str:
     """A Hugging Face style model card: what was trained, how well, and how to load it."""
     freeze = metrics["model"]
@@ -128,6 +139,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
 - {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate
   {config["learning_rate"]:g}, batch size {config["batch_size"]}, seed {config["seed"]},
   on {config["device"]} in {train["train_runtime_s"]:.0f} s.
+{_precision_line(metrics.get("precision"))}
 - The validation split was carved from train (stratified) and chose the best epoch; the test
   split, when present, was used once, for the report below.
 {_calibration_line(metrics.get("calibration"))}

@@ -46,6 +46,7 @@ from .model import (
     set_attention_dropout,
     set_hidden_dropout,
 )
+from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, write_json
 from .text import Encoder
 
@@ -113,12 +114,11 @@ def encode_frame(encoder: Encoder, frame: pd.DataFrame):
     return datasets.Dataset.from_dict(encoded)
 
 
-def training_arguments(config: TrainConfig):
-    import torch
+def training_arguments(config: TrainConfig, precision: Precision | None = None):
     from transformers import TrainingArguments
 
     on_gpu = config.device == "cuda"
-    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    precision = precision or choose_precision(config.precision, config.device)
     return TrainingArguments(
         output_dir=str(config.checkpoint_path()),
         num_train_epochs=config.epochs,
@@ -136,9 +136,9 @@ def training_arguments(config: TrainConfig):
         greater_is_better=True,
         train_sampling_strategy="group_by_length",
         length_column_name="length",
-        bf16=bf16,
-        fp16=on_gpu and not bf16,
-        tf32=True if on_gpu else None,
+        bf16=precision.dtype == "bf16",
+        fp16=precision.dtype == "fp16",  # with the Trainer's dynamic loss scaling
+        tf32=True if precision.tf32 else None,  # None leaves the setting alone (restored after train())
         use_cpu=not on_gpu,
         dataloader_num_workers=config.num_workers,
         seed=config.seed,
@@ -156,8 +156,12 @@ def training_arguments(config: TrainConfig):
     )
 
 
-def _describe_recipe(config: TrainConfig, splits: Splits, report: FreezeReport, processes: int = 1) -> str:
-    where = "GPU" if config.device == "cuda" else "CPU (no GPU found: CPU-sized recipe)"
+def _describe_recipe(
+    config: TrainConfig, splits: Splits, report: FreezeReport, precision: Precision, processes: int = 1
+) -> str:
+    where = precision.describe()
+    if config.device != "cuda":
+        where += ", no GPU found: CPU-sized recipe"
     if processes > 1:  # data parallel: each process takes batch_size reviews a step
         where += f", {processes} processes (global batch {config.batch_size * processes})"
     return (
@@ -257,17 +261,24 @@ def _last_checkpoint(checkpoints: Path) -> str:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Fine-tune ``config.model`` on ``config.data`` and save it to ``config.output_dir``."""
+    """Fine-tune ``config.model`` on ``config.data`` and save it to ``config.output_dir``.
+
+    The process-wide TF32 setting is the same after this returns (or raises) as before it."""
+    with float32_precision_kept() as restore_float32_precision:
+        return _train(resolve_config(config), restore_float32_precision)
+
+
+def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
-    config = resolve_config(config)
     output_dir = check_output_dir(config.output_dir)
+    precision = choose_precision(config.precision, config.device)
     checkpoints = config.checkpoint_path()
     # Under accelerate launch every process runs this function; only process 0 touches the
     # checkpoint folder (resume scan, clean-up of partial or old checkpoints) while the others wait
     # at a barrier, so no process lists a folder another is deleting. With one process these
     # context managers do nothing.
-    args = training_arguments(config)
+    args = training_arguments(config, precision)
     quiet_replicas(args.process_index == 0)
     with args.main_process_first(local=False, desc="checkpoint scan"):
         resume_from = _last_checkpoint(checkpoints) if config.resume else None
@@ -292,7 +303,7 @@ def train(config: TrainConfig) -> TrainResult:
     validation_set = encode_frame(encoder, splits.validation)
 
     if args.process_index == 0:
-        print(_describe_recipe(config, splits, freeze_report, args.world_size))
+        print(_describe_recipe(config, splits, freeze_report, precision, args.world_size))
     callbacks = _callbacks(timed_steps(len(train_set), config.batch_size))
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
@@ -302,7 +313,10 @@ def train(config: TrainConfig) -> TrainResult:
         args=args,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        # Multiples of 8 tokens let fp16/bf16 matmuls use the GPU's tensor cores.
+        data_collator=DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=8 if config.device == "cuda" else None
+        ),
         compute_metrics=evaluations,
         callbacks=callbacks,
     )
@@ -311,7 +325,14 @@ def train(config: TrainConfig) -> TrainResult:
     if not math.isfinite(train_output.training_loss):
         raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
 
-    labels, logits = _predict(trainer, validation_set, evaluations.for_kept_model(trainer))
+    # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's own
+    # TF32 setting), so calibration and the metrics describe the saved model. Epoch-end logits
+    # computed under autocast are not reused.
+    used = {**precision.to_dict(), "tf32": tf32_enabled(), "evaluation": "fp32"}
+    restore_float32_precision()
+    serve_in_fp32(trainer)
+    remembered = evaluations.for_kept_model(trainer) if precision.dtype == "fp32" else None
+    labels, logits = _predict(trainer, validation_set, remembered)
     calibration = None
     if config.calibrate:
         logits, calibration = _calibrate(trainer, labels, logits)
@@ -328,6 +349,7 @@ def train(config: TrainConfig) -> TrainResult:
             "epochs": config.epochs,
         },
         "model": {**vars(freeze_report), "trainable_percent": freeze_report.trainable_percent},
+        "precision": used,
     }
     if trainer.is_world_process_zero():
         with atomic_directory(output_dir) as staging:
