@@ -115,3 +115,44 @@ def save_tiny_model(
     model.save_pretrained(directory)
     make_tokenizer().save_pretrained(directory)
     return directory
+
+
+# Debian's chromium, driven by Playwright: no browser is downloaded (`make browser` installs it).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def open_chromium():
+    """A context manager giving a Playwright browser on Debian's chromium; fails loudly without it
+    (a skipped browser test would hide a broken page)."""
+    import contextlib
+    import shutil
+
+    import pytest
+
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"chromium is not installed at {CHROMIUM} (found: {shutil.which('chromium')}). Install it "
+            "with `make browser` (apt-get install chromium); the tests never download a browser."
+        )
+
+    @contextlib.contextmanager
+    def browser():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield launched
+            finally:
+                launched.close()
+
+    return browser()

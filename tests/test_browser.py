@@ -3,26 +3,16 @@ app and reads the label. No browser is downloaded: `make browser` installs chrom
 
 from __future__ import annotations
 
-import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
 from imdb_sentiment import Classifier
 from imdb_sentiment.app import build_demo, launch
 
+from helpers import open_chromium
+
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +30,8 @@ def app_url(trained_model_dir):
 
 @pytest.fixture(scope="module")
 def page():
-    if not CHROMIUM.is_file():  # fail loudly: a skipped browser test would hide a broken app
-        found = shutil.which("chromium")
-        pytest.fail(
-            f"chromium is not installed at {CHROMIUM} (found: {found}). Install it with `make browser` "
-            "(apt-get install chromium); this test never downloads a browser."
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with open_chromium() as browser:
         yield browser.new_page(viewport={"width": 1280, "height": 900})
-        browser.close()
 
 
 def wait_for_label(page, expected: str) -> None:

@@ -18,8 +18,10 @@ This notebook trains a positive/negative sentiment classifier on the 50,000 IMDb
 saves it to `saved_model/`, ready for `gradioApp.py`. It is a thin driver over the `imdb_sentiment`
 package: the CLI (`python -m imdb_sentiment train`) runs exactly the same code.
 
-Run it top to bottom on a machine with a GPU for the full recipe (512 tokens, 3 epochs, all 22,500
-training reviews); without a GPU it switches to a CPU-sized recipe that finishes in minutes."""),
+Run it top to bottom (Run > Run All Cells) on a machine with a GPU for the full recipe (512 tokens,
+3 epochs, all 22,500 training reviews); without a GPU it switches to a CPU-sized recipe that
+finishes in minutes. Without access to the Hugging Face Hub it trains the offline default: the
+all-MiniLM-L6-v2 encoder and the 2,500 IMDb reviews that ship with the package."""),
     new_markdown_cell("""## Why freeze the lower layers?
 
 A pretrained transformer's lower layers encode general facts about language (word pieces, syntax,
@@ -40,14 +42,15 @@ few and you pay for full fine-tuning. `freeze_layers` sets the balance."""),
     new_markdown_cell("""## Parameters
 
 Edit these, or set the environment variables `MODEL`, `DATA`, `OUTPUT_DIR` and `TRAIN_OVERRIDES`
-(JSON, e.g. `{"epochs": 1}`). Offline? Point `MODEL` at a local model folder and `DATA` at a local
-parquet / CSV / JSON Lines file or an `aclImdb/` folder."""),
+(JSON, e.g. `{"epochs": 1}`). `None` means the default: `distilbert-base-uncased` and
+`stanfordnlp/imdb` from the Hub, or the offline default when the Hub cannot be reached. Any local
+model folder, or parquet / CSV / JSON Lines file or `aclImdb/` folder, works too."""),
     new_code_cell(
         """import json
 import os
 
-MODEL = os.environ.get("MODEL", "distilbert-base-uncased")
-DATA = os.environ.get("DATA", "stanfordnlp/imdb")
+MODEL = os.environ.get("MODEL")  # None: the default model
+DATA = os.environ.get("DATA")  # None: the default data
 OUTPUT_DIR = os.environ.get("OUTPUT_DIR", "saved_model")
 OVERRIDES = json.loads(os.environ.get("TRAIN_OVERRIDES", "{}"))""",
         metadata={"tags": ["parameters"]},
@@ -78,12 +81,17 @@ result = train(config)"""),
 
 *Accuracy* is the share of reviews classified right; *precision* the share of reviews called positive
 that are; *recall* the share of positive reviews found; *F1* their harmonic mean; *ROC-AUC* how well
-the scores rank positive above negative reviews, whatever the threshold (0.5 is chance, 1.0 perfect)."""),
+the scores rank positive above negative reviews, whatever the threshold (0.5 is chance, 1.0 perfect).
+
+The scores are calibrated: after training, a temperature and a decision threshold are fitted on
+the validation split (Platt scaling) and folded into the model's output layer, so a score of 0.9
+means about nine in ten such reviews are positive. `calibration` shows what was fitted."""),
     new_code_cell("""import pandas as pd
 from IPython.display import Image, display
 
 rows = {split: result.metrics[split] for split in ("validation", "test") if result.metrics[split]}
 display(pd.DataFrame(rows).T[["accuracy", "precision", "recall", "f1", "roc_auc", "n"]])
+print("calibration:", result.metrics["calibration"])
 display(Image(filename=str(result.output_dir / "training_curves.png")))
 display(Image(filename=str(result.output_dir / "confusion_matrix.png")))"""),
     new_markdown_cell("## Try it"),
