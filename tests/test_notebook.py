@@ -105,9 +105,6 @@ def test_run_all_cells_in_jupyterlab(tmp_path, tiny_distilbert, reviews_parquet)
             )
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-            n_code = sum(
-                1 for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"
-            )
             # The run is over when the kernel is idle and no cell waits ("[*]"): after an error the
             # cells below stay "[ ]", which the saved notebook's check below reports.
             page.wait_for_function(
