@@ -100,22 +100,30 @@ def test_run_all_cells_in_jupyterlab(tmp_path, tiny_distilbert, reviews_parquet)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=120_000)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-                timeout=120_000
-            )
+            # Jupyter may ask which kernel to start, as it does a new user: the default one.
+            select = page.locator(".jp-Dialog button", has_text="Select")
+            kernel_idle = page.get_by_text("Python 3 (ipykernel) | Idle")
+            select.or_(kernel_idle).first.wait_for(timeout=120_000)
+            if select.is_visible():
+                select.click()
+            kernel_idle.wait_for(timeout=120_000)
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
             # The run is over when the kernel is idle and no cell waits ("[*]"): after an error the
             # cells below stay "[ ]", which the saved notebook's check below reports.
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                    const idle = document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='idle']");
-                    return idle !== null && prompts.some(p => /\\[\\d+\\]/.test(p.innerText))
-                        && !prompts.some(p => p.innerText.includes('*'));
-                }""",
-                timeout=600_000,
-            )
+            try:
+                page.wait_for_function(
+                    """() => {
+                        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+                        const idle = document.querySelector(".jp-Notebook-ExecutionIndicator[data-status='idle']");
+                        return idle !== null && prompts.some(p => /\\[\\d+\\]/.test(p.innerText))
+                            && !prompts.some(p => p.innerText.includes('*'));
+                    }""",
+                    timeout=600_000,
+                )
+            except Exception:
+                page.screenshot(path=str(tmp_path / "jupyterlab_timeout.png"), full_page=True)
+                raise
             page.keyboard.press("Control+s")
             page.wait_for_timeout(2000)
             page.screenshot(path=str(tmp_path / "jupyterlab.png"), full_page=True)
