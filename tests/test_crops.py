@@ -73,7 +73,7 @@ def test_crop_fraction_and_labels_on_many_reviews():
 
 
 @pytest.mark.skip(
-    reason="not yet shown to pass: two earlier designs stayed at chance (see docs/short_texts.md)"
+    reason="not yet shown to pass: the designs tried stayed at chance (see docs/short_texts.md)"
 )
 def test_a_tiny_model_learns_that_negation_flips_the_label(tmp_path):
     model = save_tiny_model(tmp_path / "tiny", vocab=NEGATION_VOCAB)
