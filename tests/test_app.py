@@ -273,3 +273,14 @@ def test_gradio_app_defaults_are_safe():
 
     args = parse_args([])
     assert (args.host, args.port, args.share, args.model_dir) == ("127.0.0.1", 7860, False, "saved_model")
+
+
+def test_trust_note_for_short_inputs_and_unsure_scores(trained_model_dir):
+    from imdb_sentiment.app import trust_note
+
+    assert "Short input (3 words)" in trust_note("Not bad, really.", {"POSITIVE": 0.95, "NEGATIVE": 0.05})
+    assert "Unsure" in trust_note(" ".join(["word"] * 40), {"POSITIVE": 0.55, "NEGATIVE": 0.45})
+    assert trust_note(" ".join(["word"] * 40), {"POSITIVE": 0.95, "NEGATIVE": 0.05}) == ""
+    both = trust_note("Hmm.", {"POSITIVE": 0.52, "NEGATIVE": 0.48})
+    assert "Short input (1 word)" in both and "Unsure" in both
+    assert "behavioural check" in headline_metrics(trained_model_dir)  # training stored it

@@ -30,6 +30,7 @@ import gradio as gr
 import pandas as pd
 
 from .batch import read_reviews, score_texts
+from .check import summary_line
 from .errors import UserError
 from .text import check_text
 
@@ -99,7 +100,36 @@ def headline_metrics(model_dir: str | Path | None) -> str:
         if isinstance(scores.get(key), (int, float))
     ]
     count = f" on {scores['n']:,} reviews" if isinstance(scores.get("n"), int) else ""
-    return f"Measured on the {split} split{count}: " + ", ".join(parts) + "."
+    behaviour = summary_line(metrics.get("behaviour"))  # check.py's pass rates, if training ran it
+    return (
+        f"Measured on the {split} split{count}: "
+        + ", ".join(parts)
+        + "."
+        + (f" {behaviour}." if behaviour else "")
+    )
+
+
+# Below these the app says how far to trust a label: IMDb reviews average about 230 words, so a
+# dozen words is far shorter than almost every review the model learned from (see
+# docs/short_texts.md), and a score within 0.1 of 0.5 is close to a coin toss.
+SHORT_WORDS = 12
+UNSURE_MARGIN = 0.1
+
+
+def trust_note(text: object, scores: dict | None) -> str:
+    """A note for under the label: empty, or why this label deserves less trust."""
+    notes = []
+    words = len(text.split()) if isinstance(text, str) else 0
+    if 0 < words < SHORT_WORDS:
+        notes.append(
+            f"Short input ({words} word{'s' * (words != 1)}): the model learned from movie reviews of "
+            "hundreds of words, and is less accurate on a sentence or two."
+        )
+    if isinstance(scores, dict) and scores:
+        top = max(float(v) for v in scores.values())
+        if top - 0.5 < UNSURE_MARGIN:
+            notes.append(f"Unsure: the score ({top:.2f}) is close to 0.5, so either label is plausible.")
+    return "\n\n".join(f"_{note}_" for note in notes)
 
 
 EMPTY_REVIEW = "Please enter a review to classify."
@@ -204,6 +234,7 @@ def _review_tab(service: Service, settings: AppSettings) -> None:
                 gr.ClearButton(review)
         with gr.Column(scale=2):
             label = gr.Label(label="Sentiment", num_top_classes=len(service.labels), elem_id="sentiment")
+            note = gr.Markdown("", elem_id="trust-note")
     words = gr.HighlightedText(
         label="Why: words that pushed toward POSITIVE (red) or NEGATIVE (purple)",
         show_legend=True,
@@ -222,6 +253,7 @@ def _review_tab(service: Service, settings: AppSettings) -> None:
     )
     # After the label (so it is never delayed), on its own queue; also callable alone as /explain.
     predicted.success(service.explain_review, inputs=review, outputs=words, api_name="explain")
+    predicted.success(trust_note, inputs=[review, label], outputs=note, api_visibility="private")
 
 
 def _batch_tab(service: Service, settings: AppSettings) -> None:

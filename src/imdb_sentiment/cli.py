@@ -6,6 +6,7 @@
     imdb-sentiment evaluate --model-dir saved_model --data stanfordnlp/imdb --split test
     imdb-sentiment explain --model-dir saved_model "A wonderful film with a dull ending."
     imdb-sentiment export --model-dir saved_model --format onnx --quantize int8
+    imdb-sentiment check --model-dir saved_model --min-pass 0.8
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
 
 A user mistake prints one line starting with ``error:`` and exits with status 2.
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 from .errors import UserError
 
-COMMANDS = ("train", "predict", "evaluate", "explain", "export")
+COMMANDS = ("train", "predict", "evaluate", "explain", "export", "check")
 
 
 def run_train(argv: Sequence[str]) -> int:
@@ -101,12 +102,16 @@ def run_predict(argv: Sequence[str]) -> int:
 
 def run_evaluate(argv: Sequence[str]) -> int:
     from .data import read_source, standardize
-    from .metrics import classification_metrics
+    from .metrics import classification_metrics, metrics_by_source
     from .predict import Classifier
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment evaluate", description="Score labelled reviews.")
     parser.add_argument("--data", required=True, help="Hub dataset id, file or folder (as for train).")
-    parser.add_argument("--split", default="test", help="Which split to score: train or test.")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="Which split to score: train or test (default: test, or a single file's rows).",
+    )
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--max-samples", type=int, default=None, help="Score at most this many.")
@@ -114,15 +119,23 @@ def run_evaluate(argv: Sequence[str]) -> int:
     _model_arguments(parser)
     args = parser.parse_args(argv)
     tables = read_source(args.data)
+    if args.split is None:  # a single file reads as "train" only: score it rather than refuse
+        args.split = "test" if "test" in tables or len(tables) != 1 else next(iter(tables))
     if args.split not in tables:
         raise UserError(f"'{args.data}' has no {args.split} split; it has {', '.join(tables)}.")
-    frame = standardize(tables[args.split], args.text_column, args.label_column, args.split)
+    table = tables[args.split]
+    frame = standardize(table, args.text_column, args.label_column, args.split)
+    if "source" in table.columns:  # standardize keeps text and label of the rows with a text
+        kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
+        frame["source"] = table.loc[kept, "source"].astype(str).to_numpy()
     if args.max_samples:
         frame = frame.sample(n=min(args.max_samples, len(frame)), random_state=0)
     classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
     predictions = classifier.predict(frame["text"].tolist(), batch_size=args.batch_size)
     positive = [p.scores.get("POSITIVE", 0.0) for p in predictions]
     metrics = classification_metrics(frame["label"].to_numpy(), positive)
+    if "source" in frame.columns:
+        metrics["by_source"] = metrics_by_source(frame, positive)
     text = json.dumps({"data": args.data, "split": args.split, **metrics}, indent=2)
     print(text)
     if args.output:
@@ -212,12 +225,19 @@ def _check_reviews(path: str, limit: int):
     return [texts[i] for i in keep], (None if labels is None else labels[keep])
 
 
+def run_check(argv: Sequence[str]) -> int:
+    from .check import run_check_cli  # the parser lives with the check (see check.py)
+
+    return run_check_cli(argv)
+
+
 RUNNERS = {
     "train": run_train,
     "predict": run_predict,
     "evaluate": run_evaluate,
     "explain": run_explain,
     "export": run_export,
+    "check": run_check,
 }
 
 

@@ -119,6 +119,12 @@ class TrainConfig:
         "(Platt scaling) and fold them into the output layer: scores become calibrated "
         "probabilities and the threshold drift of a short run is undone. --no_calibrate skips it.",
     )
+    short_crops: float = _field(
+        0.0,
+        "Fraction of the train and validation reviews that also give 1-3 short crops (one or two "
+        "of their sentences, the last and first preferred) with the review's label, so the model "
+        "sees inputs of the length people type (see crops.py). 0 trains on whole reviews only.",
+    )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")
@@ -225,6 +231,8 @@ def validate_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and not 0 <= value < 1:
             problems.append(f"{name} must be at least 0 and below 1")
+    if not 0 <= config.short_crops <= 1:
+        problems.append("short_crops must be between 0 and 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
     if problems:

@@ -43,6 +43,23 @@ def classification_metrics(labels: Sequence[int], positive_probs: Sequence[float
     }
 
 
+def metrics_by_source(frame, positive_probs: Sequence[float]) -> dict:
+    """Accuracy, its interval (2 standard errors, 2*sqrt(p(1-p)/n)) and n for each value of
+    ``frame["source"]`` (``frame`` also has ``label``), e.g. IMDb / Amazon / Yelp sentences."""
+    positive_probs = np.asarray(positive_probs, dtype=np.float64)
+    rows = {}
+    for source in sorted(frame["source"].unique()):
+        mask = (frame["source"] == source).to_numpy()
+        correct = (positive_probs[mask] >= 0.5).astype(np.int64) == frame["label"].to_numpy()[mask]
+        accuracy, n = float(correct.mean()), int(mask.sum())
+        rows[str(source)] = {
+            "accuracy": accuracy,
+            "interval": 2 * float(np.sqrt(accuracy * (1 - accuracy) / n)),
+            "n": n,
+        }
+    return rows
+
+
 def softmax_positive(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)

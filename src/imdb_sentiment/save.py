@@ -114,6 +114,20 @@ def _precision_line(precision: dict | None) -> str:
     )
 
 
+def _behaviour_rows(behaviour: dict | None) -> str:
+    """The behavioural check's pass rates (check.py), if training ran it."""
+    if not behaviour:
+        return ""
+    rows = [
+        f"\nBehavioural check (`python -m imdb_sentiment check`), {behaviour['n']} short texts: "
+        f"overall pass rate {behaviour['overall']:.3f}.\n",
+        "| capability | cases | pass rate |",
+        "|---|---|---|",
+    ]
+    rows += [f"| {k} | {v['n']} | {v['pass_rate']:.3f} |" for k, v in behaviour["capabilities"].items()]
+    return "\n".join(rows)
+
+
 def model_card(config: dict, metrics: dict) -> str:
     """A Hugging Face style model card: what was trained, how well, and how to load it."""
     freeze = metrics["model"]
@@ -146,6 +160,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
 
 ## Metrics
 {_metric_rows(metrics)}
+{_behaviour_rows(metrics.get("behaviour"))}
 
 ## Use
 ```python

@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from .calibrate import fit_calibration, fold_into_output_layer
+from .check import behaviour_metrics
 from .config import TrainConfig, resolve_config
+from .crops import crop_splits
 from .data import Splits, load_splits
 from .distributed import quiet_replicas
 from .errors import TrainingDivergedError, UserError
@@ -299,6 +301,7 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         set_hidden_dropout(model, config.hidden_dropout)
     freeze_report = freeze_lower_layers(model, config.freeze_layers)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
+    splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
     train_set = encode_frame(encoder, splits.train)
     validation_set = encode_frame(encoder, splits.validation)
 
@@ -351,6 +354,7 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         "model": {**vars(freeze_report), "trainable_percent": freeze_report.trainable_percent},
         "precision": used,
     }
+    metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts (check.py)
     if trainer.is_world_process_zero():
         with atomic_directory(output_dir) as staging:
             trainer.model.save_pretrained(staging)
