@@ -8,6 +8,7 @@
     imdb-sentiment export --model-dir saved_model --format onnx --quantize int8
     imdb-sentiment check --model-dir saved_model --min-pass 0.8
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
+    imdb-sentiment predict --engine ray --model-dir saved_model --file 'reviews/*.parquet' --output out/
 
 A user mistake prints one line starting with ``error:`` and exits with status 2.
 """
@@ -67,9 +68,19 @@ def run_predict(argv: Sequence[str]) -> int:
         "--output", help="Write .jsonl, .csv or .parquet here (default: JSON Lines on stdout)."
     )
     _model_arguments(parser)
+    parser.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="ray: Ray Data, see ray_scoring.py."
+    )
+    parser.add_argument(
+        "--address", default=None, help="Ray cluster to join (auto, host:6379); default: local."
+    )
+    parser.add_argument("--num-workers", type=int, default=2, help="Ray actors, each with its own model.")
+    parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs per Ray actor.")
     args = parser.parse_args(argv)
     if args.texts and args.file:
         raise UserError("Pass reviews as arguments or with --file, not both.")
+    if args.engine == "ray" and not distributed.is_distributed():  # under accelerate launch: today's path
+        return _predict_with_ray(args)
     if args.file:
         texts = read_reviews(args.file, args.text_column)
     elif args.texts:
@@ -97,6 +108,27 @@ def run_predict(argv: Sequence[str]) -> int:
     failed = int(table["error"].notna().sum())
     if failed:
         print(f"warning: {failed} of {len(table)} rows had no usable text (see 'error').", file=sys.stderr)
+    return 0
+
+
+def _predict_with_ray(args) -> int:
+    from .ray_scoring import score_with_ray
+
+    if not args.file or not args.output:
+        raise UserError("--engine ray needs --file (a file, folder or glob) and --output (a folder).")
+    score_with_ray(
+        args.model_dir,
+        args.file,
+        args.output,
+        address=args.address,
+        num_workers=args.num_workers,
+        batch_size=args.batch_size,
+        gpus_per_worker=args.gpus_per_worker,
+        text_column=args.text_column,
+        backend=args.backend,
+        device=args.device,
+    )
+    print(f"Wrote the predictions as parquet files under {args.output}", file=sys.stderr)
     return 0
 
 
