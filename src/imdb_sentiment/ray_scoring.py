@@ -52,14 +52,15 @@ def expand_inputs(inputs: str) -> list[str]:
     path = Path(inputs).expanduser()
     if path.is_dir():
         files = sorted(
-            str(p)
+            str(p.resolve())
             for p in path.rglob("*")
             if p.is_file() and p.suffix.lower() in READERS and not p.name.startswith((".", "_"))
         )
         if not files:
             raise UserError(f"'{inputs}' holds no parquet, CSV or JSON Lines files.")
         return files
-    files = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    # Absolute paths: Ray workers need not share the driver's working directory.
+    files = sorted(str(Path(p).resolve()) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
     if not files:
         raise UserError(f"No files match '{inputs}'.")
     unknown = [p for p in files if Path(p).suffix.lower() not in READERS]
@@ -195,7 +196,10 @@ def score_with_ray(
         model_dir = str(Path(model_dir).resolve()) if Path(model_dir).exists() else str(model_dir)
         device = device or ("cuda" if gpus_per_worker else "cpu")
         threads = max(1, int(cpus_per_worker))
-        dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8))
+        # Reads and writes ask for no CPU: the actors hold the cores, and a read task that waited for
+        # one would leave them idle forever when num_workers * cpus_per_worker fills the cluster.
+        light = {"num_cpus": 0}
+        dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8), **light)
         dataset.map_batches(
             scorer,
             fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
@@ -206,7 +210,7 @@ def score_with_ray(
             num_gpus=gpus_per_worker,
             max_restarts=max_retries,
             max_task_retries=max_retries,
-        ).write_parquet(str(output))
+        ).write_parquet(str(output), ray_remote_args=light)
     finally:
         if started:
             ray.shutdown()
