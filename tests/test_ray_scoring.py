@@ -170,7 +170,7 @@ def test_bad_rows_are_written_with_an_error(ray_cluster, trained_model_dir, tmp_
     score_with_ray(trained_model_dir, str(tmp_path / "in"), str(tmp_path / "out"), num_workers=1)
     got = pd.read_parquet(tmp_path / "out").sort_values("source_row")
     assert got["source_row"].tolist() == [0, 1, 2, 3, 4]
-    assert got["error"].iloc[0] is None and got["error"].iloc[1:].notna().all()
+    assert pd.isna(got["error"].iloc[0]) and got["error"].iloc[1:].notna().all()
     assert "not a string (int)" in got["error"].iloc[4]
 
 

@@ -205,7 +205,7 @@ def score_with_ray(
             fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
             batch_size=rows_per_call,
             batch_format="pandas",
-            concurrency=num_workers,
+            compute=ray.data.ActorPoolStrategy(size=num_workers),
             num_cpus=cpus_per_worker,
             num_gpus=gpus_per_worker,
             max_restarts=max_retries,
