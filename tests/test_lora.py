@@ -92,3 +92,18 @@ def test_frozen_layers_get_no_adapters(tiny_bert):
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert trainable and all("layer.1." in n or "pooler" in n or "classifier" in n for n in trainable)
     assert report.adapted_modules == 4 and "layers 2-2" in str(report)
+
+
+def test_lora_trains_under_accelerate_launch(tmp_path, tiny_distilbert, reviews_parquet):
+    """Two processes (DDP over gloo): peft's model trains with ddp_find_unused_parameters=False
+    (every trainable adapter is used) and the main process saves one merged model."""
+    from test_distributed import launch, recipe_arguments
+
+    output = tmp_path / "saved_model"
+    arguments = ["--model", str(tiny_distilbert), "--data", str(reviews_parquet), "--output_dir", str(output)]
+    recipe = recipe_arguments(batch_size=8, learning_rate=LORA_LR, freeze_layers=None)
+    result = launch(["train", *arguments, *recipe, "--method", "lora"], cwd=tmp_path)
+    assert "2 processes (global batch 16)" in result.stdout and result.stdout.count("Saved the model") == 1
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["model"]["method"] == "lora" and metrics["validation"]["accuracy"] >= 0.9
+    assert not [p.name for p in output.iterdir() if p.name.startswith("adapter")]
