@@ -22,6 +22,8 @@ from conftest import TINY_RECIPE
 from helpers import open_chromium
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "createModel.ipynb"
+# The notebook's sweep section, cut to seconds: two settings, one epoch.
+SWEEP_OVERRIDES = json.dumps({"freeze_layers": [0, 1], "lora": [], "epochs": 1})
 
 
 def test_notebook_is_committed_without_outputs():
@@ -37,6 +39,7 @@ def test_notebook_runs_on_a_tiny_config(tmp_path, tiny_distilbert, reviews_parqu
     monkeypatch.setenv("OUTPUT_DIR", str(output))
     monkeypatch.setenv("TRAIN_OVERRIDES", json.dumps(TINY_RECIPE))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("SWEEP_OVERRIDES", SWEEP_OVERRIDES)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -48,7 +51,8 @@ def test_notebook_runs_on_a_tiny_config(tmp_path, tiny_distilbert, reviews_parqu
     )
     assert "POSITIVE" in printed or "NEGATIVE" in printed
     images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) == 2  # training curves and confusion matrix shown inline
+    assert len(images) == 3  # training curves, confusion matrix and the sweep's plot shown inline
+    assert (tmp_path / "sweep" / "sweep.json").is_file()
 
 
 @pytest.mark.browser
@@ -74,6 +78,7 @@ def test_run_all_cells_in_jupyterlab(tmp_path, tiny_distilbert, reviews_parquet)
         "OUTPUT_DIR": str(tmp_path / "saved_model"),
         "TRAIN_OVERRIDES": json.dumps(TINY_RECIPE),
         "MPLBACKEND": "Agg",
+        "SWEEP_OVERRIDES": SWEEP_OVERRIDES,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter_runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(settings),

@@ -9,6 +9,7 @@
     imdb-sentiment check --model-dir saved_model --min-pass 0.8
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
     imdb-sentiment predict --engine ray --model-dir saved_model --file 'reviews/*.parquet' --output out/
+    imdb-sentiment sweep --freeze-layers 0,2,3,4,6 --lora --max-train-samples 2000 --output-dir sweep
 
 A user mistake prints one line starting with ``error:`` and exits with status 2.
 """
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 from .errors import UserError
 
-COMMANDS = ("train", "predict", "evaluate", "explain", "export", "check")
+COMMANDS = ("train", "predict", "evaluate", "explain", "export", "check", "sweep")
 
 
 def run_train(argv: Sequence[str]) -> int:
@@ -263,6 +264,12 @@ def run_check(argv: Sequence[str]) -> int:
     return run_check_cli(argv)
 
 
+def run_sweep(argv: Sequence[str]) -> int:
+    from .sweep import main
+
+    return main(argv)
+
+
 RUNNERS = {
     "train": run_train,
     "predict": run_predict,
@@ -270,6 +277,7 @@ RUNNERS = {
     "explain": run_explain,
     "export": run_export,
     "check": run_check,
+    "sweep": run_sweep,
 }
 
 

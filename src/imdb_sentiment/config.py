@@ -24,6 +24,7 @@ from typing import Any
 from .errors import UserError
 
 TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
+TRAINING_METHODS = ("freeze", "lora")
 CONFIG_FILENAME = "training_config.json"
 
 # Recipes for the "auto" fields. Both keep Sun et al.'s (2019) head+tail window of 512 tokens. The
@@ -36,7 +37,7 @@ GPU_RECIPE = dict(
     epochs=3.0,
     batch_size=32,
     learning_rate=5e-5,
-    freeze_layers=3,
+    freeze_layers=None,  # half the model's layers: resolved by train() once the model is loaded
     max_train_samples=None,
     max_eval_samples=None,
     num_workers=4,
@@ -47,7 +48,7 @@ CPU_RECIPE = dict(
     epochs=1.0,
     batch_size=8,
     learning_rate=2e-4,
-    freeze_layers=3,
+    freeze_layers=None,  # half the model's layers: resolved by train() once the model is loaded
     max_train_samples=2000,
     max_eval_samples=1000,
     num_workers=0,
@@ -90,7 +91,9 @@ class TrainConfig:
     freeze_layers: int | None = _field(
         None,
         "How many of the lowest transformer layers to freeze (the embeddings are always frozen "
-        "with them). 0 trains the whole encoder except the embeddings. Default: 3.",
+        "with them). 0 trains the whole encoder except the embeddings. Default: half the model's layers, "
+        "rounded down (3 of DistilBERT's or MiniLM's 6, 6 of BERT-base's 12); 0 with --method lora "
+        "(adapters in every layer). docs/freezing.md measures the trade-off.",
     )
     max_length: int | None = _field(None, "Tokens per review after truncation. Default: 512.")
     truncation: str = _field(
@@ -150,6 +153,20 @@ class TrainConfig:
     )
     num_workers: int | None = _field(None, "DataLoader workers. Default: 4 on a GPU, 0 on a CPU.")
     logging_steps: int = _field(20, "Log the training loss every this many steps.")
+    method: str = field(
+        default="freeze",
+        metadata={
+            "help": "freeze: train every weight above the frozen layers. lora: train low-rank adapters "
+            "on the attention projections above the frozen layers, and the classifier head (peft); "
+            "the adapters are merged into the saved model, which loads without peft.",
+            "choices": TRAINING_METHODS,
+        },
+    )
+    lora_r: int = _field(8, "LoRA rank (with --method lora).")
+    lora_alpha: float = _field(
+        16, "LoRA scaling alpha: the update is scaled by alpha / r (with --method lora)."
+    )
+    lora_dropout: float = _field(0.1, "Dropout on the LoRA adapters' input (with --method lora).")
 
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir or f"{self.output_dir}.checkpoints")
@@ -235,5 +252,9 @@ def validate_config(config: TrainConfig) -> None:
         problems.append("short_crops must be between 0 and 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
+    if config.method not in TRAINING_METHODS:
+        problems.append(f"method must be one of {', '.join(TRAINING_METHODS)}")
+    if config.lora_r < 1 or config.lora_alpha <= 0 or not 0 <= config.lora_dropout < 1:
+        problems.append("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1)")
     if problems:
         raise UserError("Invalid training config: " + "; ".join(problems) + ".")

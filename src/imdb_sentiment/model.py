@@ -103,6 +103,13 @@ def find_layers(model: nn.Module) -> tuple[nn.Module, nn.ModuleList]:
     )
 
 
+def default_freeze_layers(total_layers: int, method: str = "freeze") -> int:
+    """``freeze_layers`` when none is given: half the layers, rounded down (3 of DistilBERT's 6),
+    where freezing costs no accuracy measurable at 2,000 reviews (docs/freezing.md); LoRA puts its
+    adapters in every layer, as in Hu et al. (2021), since it trains ~1% of the weights anyway."""
+    return 0 if method == "lora" else total_layers // 2
+
+
 def freeze_lower_layers(model: nn.Module, freeze_layers: int) -> FreezeReport:
     """Freeze the embeddings and the lowest ``freeze_layers`` layers; everything else trains."""
     embeddings, layers = find_layers(model)

@@ -128,6 +128,26 @@ def _behaviour_rows(behaviour: dict | None) -> str:
     return "\n".join(rows)
 
 
+def _method_line(freeze: dict) -> str:
+    """What trained: the layers above the frozen ones, or LoRA adapters on them."""
+    frozen = (
+        f"the embeddings and the lowest {freeze['frozen_layers']} of {freeze['total_layers']}\n  "
+        "transformer layers"
+    )
+    trained = (
+        f"{freeze['trainable_parameters']:,} of {freeze['total_parameters']:,}\n  parameters trained "
+        f"({freeze['trainable_percent']:.2f}%)"
+    )
+    if freeze.get("method") != "lora":
+        return f"- Frozen: {frozen}; {trained}."
+    return (
+        f"- LoRA (peft): rank {freeze['lora_r']}, alpha {freeze['lora_alpha']:g}, dropout "
+        f"{freeze['lora_dropout']:g} adapters on the attention projections above {frozen}, and the\n  "
+        f"classifier head trained fully; {trained}, adapters included. The adapters are merged\n  "
+        "into the saved weights: a plain transformers model."
+    )
+
+
 def model_card(config: dict, metrics: dict) -> str:
     """A Hugging Face style model card: what was trained, how well, and how to load it."""
     freeze = metrics["model"]
@@ -145,9 +165,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
 `{config["data"]}`.
 
 ## Training
-- Frozen: the embeddings and the lowest {freeze["frozen_layers"]} of {freeze["total_layers"]}
-  transformer layers; {freeze["trainable_parameters"]:,} of {freeze["total_parameters"]:,}
-  parameters trained ({freeze["trainable_percent"]:.1f}%).
+{_method_line(freeze)}
 - Inputs: at most {config["max_length"]} tokens, long reviews cut with the `{config["truncation"]}`
   strategy; HTML line breaks removed.
 - {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate

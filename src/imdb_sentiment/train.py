@@ -14,6 +14,7 @@ model, its metrics, plots and checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from .crops import crop_splits
 from .data import Splits, load_splits
 from .distributed import quiet_replicas
 from .errors import TrainingDivergedError, UserError
+from .lora import apply_lora, merge_lora
 from .metrics import (
     classification_metrics,
     plot_confusion_matrix,
@@ -41,6 +43,8 @@ from .metrics import (
 )
 from .model import (
     FreezeReport,
+    default_freeze_layers,
+    find_layers,
     freeze_lower_layers,
     load_model,
     load_tokenizer,
@@ -299,7 +303,14 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         set_attention_dropout(model, config.attention_dropout)
     if config.hidden_dropout is not None:
         set_hidden_dropout(model, config.hidden_dropout)
+    if config.freeze_layers is None:  # the default depends on the depth, known now
+        depth = len(find_layers(model)[1])
+        config = dataclasses.replace(config, freeze_layers=default_freeze_layers(depth, config.method))
     freeze_report = freeze_lower_layers(model, config.freeze_layers)
+    if config.method == "lora":
+        model, freeze_report = apply_lora(
+            model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
+        )
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
     train_set = encode_frame(encoder, splits.train)
@@ -328,6 +339,8 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
     if not math.isfinite(train_output.training_loss):
         raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
 
+    if config.method == "lora":  # adapters merged: a plain transformers model, calibrated and saved as one
+        trainer.model = merge_lora(trainer.model)
     # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's own
     # TF32 setting), so calibration and the metrics describe the saved model. Epoch-end logits
     # computed under autocast are not reused.
@@ -351,7 +364,11 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
             "train_loss": train_output.training_loss,
             "epochs": config.epochs,
         },
-        "model": {**vars(freeze_report), "trainable_percent": freeze_report.trainable_percent},
+        "model": {
+            "method": config.method,
+            **vars(freeze_report),
+            "trainable_percent": freeze_report.trainable_percent,
+        },
         "precision": used,
     }
     metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts (check.py)

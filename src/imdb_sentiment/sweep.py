@@ -1,0 +1,415 @@
+"""How many layers to freeze, measured: train the same model once per setting and compare.
+
+    python -m imdb_sentiment sweep --model distilbert-base-uncased --data stanfordnlp/imdb \\
+        --freeze-layers 0,2,3,4,6 --lora --lora-r 8 --short-data sentences.parquet --output-dir sweep
+
+Every run gets the same data, split, seed and budget (any ``train`` option passes through), one
+after another in this process; only the setting changes: ``--freeze-layers`` values, and with
+``--lora`` one LoRA row (adapters in every layer). For each: trainable parameters, training time
+and samples/s, peak memory, validation accuracy and, with ``--short-data`` (text,label[,source]),
+the saved model's accuracy on those texts. Writes ``sweep.json``, ``sweep.csv`` and ``sweep.png``
+(accuracy against training time) into ``--output-dir`` and prints the table. A setting that fails
+is reported in its row and the others still run.
+
+Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` reset before each run. On a CPU, the
+process's resident-set high-water mark (``VmHWM``), reset before each run through
+``/proc/self/clear_refs`` (Linux), minus the resident set at the run's start: what the run added
+(activations, gradients, optimizer state, data), whatever earlier runs left allocated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import gc
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import TrainConfig
+from .errors import UserError
+
+DEFAULT_FREEZE = "0,2,3,4,6"  # every even split of a 6-layer encoder (DistilBERT, MiniLM), and 3
+COLUMNS = (
+    "setting",
+    "learning_rate",
+    "trainable_parameters",
+    "trainable_percent",
+    "train_runtime_s",
+    "train_samples_per_second",
+    "peak_memory_mb",
+    "peak_rss_mb",
+    "validation_accuracy",
+    "validation_interval",
+    "validation_n",
+    "short_accuracy",
+    "short_interval",
+    "short_n",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    method: str
+    freeze_layers: int
+    lora_r: int | None = None
+    learning_rate: float | None = None  # None: the sweep's (train's) learning rate
+
+    @property
+    def name(self) -> str:
+        if self.method == "lora":
+            return f"lora r={self.lora_r}" + (f" freeze {self.freeze_layers}" if self.freeze_layers else "")
+        return f"freeze {self.freeze_layers}"
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace(" ", "_").replace("=", "")
+
+
+def parse_freeze_layers(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--freeze-layers takes comma-separated whole numbers, not {text!r}.") from None
+    if not values:
+        raise UserError("--freeze-layers needs at least one value.")
+    return values
+
+
+def settings_for(
+    freeze_layers: Sequence[int], lora_r: Sequence[int] = (), lora_learning_rate: float | None = None
+) -> list[Setting]:
+    lora = [Setting("lora", 0, r, lora_learning_rate) for r in lora_r]
+    return [Setting("freeze", k) for k in freeze_layers] + lora
+
+
+def interval(accuracy: float | None, n: int | None) -> float | None:
+    """Half-width of the approximate 95% interval of an accuracy measured on ``n`` examples."""
+    if accuracy is None or not n:
+        return None
+    return 2 * math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+class PeakMemory:
+    """The most memory a block of code added, in MiB (``None`` where it cannot be measured)."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.peak_mb: float | None = None
+        self.peak_rss_mb: float | None = None  # the whole process's, on a CPU
+        self.method = "cuda max_memory_allocated" if device == "cuda" else "RSS high-water mark (VmHWM)"
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            self.start = torch.cuda.memory_allocated()
+        else:
+            self.start = _status_kib("VmRSS")
+            self.resettable = _reset_high_water_mark()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        if self.device == "cuda":
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self.start) / 2**20
+        elif self.start is not None and self.resettable:
+            high_water = _status_kib("VmHWM")
+            self.peak_mb, self.peak_rss_mb = (high_water - self.start) / 1024, high_water / 1024
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_high_water_mark() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # 5: reset VmHWM to the current RSS
+    except OSError:
+        return False
+    return True
+
+
+def short_text_accuracy(model_dir: Path, short: object) -> tuple[float, int]:
+    """Accuracy of the saved model in ``model_dir`` on the labelled texts of ``short``."""
+    import numpy as np
+
+    from .predict import Classifier
+
+    classifier = Classifier.from_pretrained(model_dir, backend="torch")
+    logits = classifier.predict_logits(short["text"].tolist())
+    del classifier
+    return float(np.mean(logits.argmax(axis=1) == short["label"].to_numpy())), len(short)
+
+
+def read_short_data(path: str):
+    from .data import read_table, standardize
+
+    return standardize(read_table(path), "text", "label", "short-data")
+
+
+def run_one(base: TrainConfig, setting: Setting, model_dir: Path, short=None) -> dict:
+    """Train ``setting`` into ``model_dir``; one result row."""
+    import torch
+
+    from .train import train
+
+    overrides = {"method": setting.method, "freeze_layers": setting.freeze_layers}
+    if setting.lora_r is not None:
+        overrides["lora_r"] = setting.lora_r
+    if setting.learning_rate is not None:
+        overrides["learning_rate"] = setting.learning_rate
+    config = dataclasses.replace(base, output_dir=str(model_dir), **overrides)
+    device = "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    memory = PeakMemory(device)
+    with memory:
+        result = train(config)
+    metrics = result.metrics
+    model, trained, validation = metrics["model"], metrics["train"], metrics["validation"]
+    row = {
+        "setting": setting.name,
+        "method": setting.method,
+        "freeze_layers": setting.freeze_layers,
+        "lora_r": setting.lora_r,
+        "learning_rate": result.config.learning_rate,
+        "trainable_parameters": model["trainable_parameters"],
+        "total_parameters": model["total_parameters"],
+        "trainable_percent": model["trainable_percent"],
+        "train_samples": trained["train_samples"],
+        "train_runtime_s": trained["train_runtime_s"],
+        "train_samples_per_second": trained["train_samples_per_second"],
+        "peak_memory_mb": memory.peak_mb,
+        "peak_rss_mb": memory.peak_rss_mb,
+        "memory_method": memory.method,
+        "validation_accuracy": validation["accuracy"],
+        "validation_interval": interval(validation["accuracy"], validation["n"]),
+        "validation_n": validation["n"],
+    }
+    if short is not None:
+        accuracy, n = short_text_accuracy(model_dir, short)
+        row.update(short_accuracy=accuracy, short_interval=interval(accuracy, n), short_n=n)
+    return row
+
+
+def _warm_up(lora: bool) -> None:
+    """Import now what every run needs, so the first run's peak memory is not charged with it, and
+    hand large buffers back to the kernel when freed (memory.py), so the resident set tracks the
+    memory a run holds rather than what malloc kept from earlier runs."""
+    import datasets  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import transformers.trainer  # noqa: F401
+
+    from . import train  # noqa: F401
+    from .memory import limit_malloc_growth
+    from .metrics import _pyplot
+
+    _pyplot()
+    if lora:
+        import peft  # noqa: F401
+    limit_malloc_growth()
+
+
+def _free_memory() -> None:
+    """Drop what a finished run left (its model, optimizer and Trainer are cyclic garbage)."""
+    import torch
+
+    from .memory import release_free_memory
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    release_free_memory()
+
+
+def run_sweep(
+    base: TrainConfig,
+    settings: Sequence[Setting],
+    output_dir: str | Path,
+    short_data: str | None = None,
+    keep_models: bool = False,
+    progress: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train every setting in turn, write sweep.json/.csv/.png into ``output_dir``; the rows."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _warm_up(any(setting.method == "lora" for setting in settings))
+    short = read_short_data(short_data) if short_data else None
+    rows = []
+    for index, setting in enumerate(settings, 1):
+        progress(f"[{index}/{len(settings)}] {setting.name}: training ...")
+        scratch = None if keep_models else Path(tempfile.mkdtemp(prefix="sweep-"))
+        model_dir = output_dir / "models" / setting.slug if keep_models else scratch / "model"
+        started = time.perf_counter()
+        try:
+            row = run_one(base, setting, model_dir, short)
+        except Exception as error:  # noqa: BLE001 - one bad setting must not stop the others
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            row = {
+                "setting": setting.name,
+                "method": setting.method,
+                "freeze_layers": setting.freeze_layers,
+                "lora_r": setting.lora_r,
+                "error": f"{type(error).__name__}: {message}",
+            }
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            _free_memory()
+        row["wall_s"] = time.perf_counter() - started
+        rows.append(row)
+        progress(f"[{index}/{len(settings)}] {setting.name}: {_summary(row)}")
+        write_results(rows, output_dir)  # after each run, so a long sweep cut short keeps its rows
+    progress(format_table(rows))
+    return rows
+
+
+def _summary(row: dict) -> str:
+    if row.get("error"):
+        return f"FAILED: {row['error']}"
+    text = (
+        f"{row['trainable_percent']:.1f}% trainable, {row['train_runtime_s']:.0f} s, validation "
+        f"{row['validation_accuracy']:.4f} +- {row['validation_interval']:.4f}"
+    )
+    if row.get("short_accuracy") is not None:
+        text += f", short texts {row['short_accuracy']:.4f}"
+    return text
+
+
+# How each column prints in the table (None: as it is).
+FORMATS = {
+    "learning_rate": "{:g}",
+    "trainable_parameters": "{:,}",
+    "trainable_percent": "{:.2f}",
+    "train_runtime_s": "{:.0f}",
+    "train_samples_per_second": "{:.2f}",
+    "peak_memory_mb": "{:,.0f}",
+    "peak_rss_mb": "{:,.0f}",
+    "validation_accuracy": "{:.4f}",
+    "validation_interval": "{:.4f}",
+    "short_accuracy": "{:.4f}",
+    "short_interval": "{:.4f}",
+}
+
+
+def _cell(column: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return FORMATS.get(column, "{}").format(value)
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A Markdown table of the rows (the columns that any row has)."""
+    columns = [c for c in COLUMNS if any(row.get(c) is not None for row in rows)]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(c, row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(rows: Sequence[dict], output_dir: Path) -> None:
+    (output_dir / "sweep.json").write_text(json.dumps(list(rows), indent=2) + "\n", encoding="utf-8")
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with open(output_dir / "sweep.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_sweep(rows, output_dir / "sweep.png")
+
+
+def plot_sweep(rows: Sequence[dict], path: Path) -> None:
+    """Validation accuracy (with its interval) against training time, one labelled point a setting."""
+    from .metrics import _pyplot
+
+    plt = _pyplot()
+    done = [row for row in rows if not row.get("error")]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for row in done:
+        marker = "s" if row["method"] == "lora" else "o"
+        axes.errorbar(
+            row["train_runtime_s"],
+            row["validation_accuracy"],
+            yerr=row["validation_interval"],
+            fmt=marker,
+            color="tab:blue",
+            capsize=3,
+        )
+        axes.annotate(
+            f"{row['setting']} ({row['trainable_percent']:.1f}%)",
+            (row["train_runtime_s"], row["validation_accuracy"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+        )
+        if row.get("short_accuracy") is not None:
+            axes.plot(
+                row["train_runtime_s"], row["short_accuracy"], marker, color="tab:orange", fillstyle="none"
+            )
+    if any(row.get("short_accuracy") is not None for row in done):
+        axes.plot([], [], "o", color="tab:blue", label="validation (+-2 s.e.)")
+        axes.plot([], [], "o", color="tab:orange", fillstyle="none", label="short texts")
+        axes.legend(loc="lower right", fontsize=8)
+    axes.set_xlabel("training time (s)")
+    axes.set_ylabel("accuracy")
+    axes.set_title("Accuracy against training time (label: setting, trainable %)", fontsize=10)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: Sequence[str]) -> int:
+    from transformers import HfArgumentParser
+
+    parser = argparse.ArgumentParser(
+        prog="imdb-sentiment sweep",
+        allow_abbrev=False,
+        description="Train the same model once per freezing setting (and LoRA) and compare them. Any "
+        "`imdb-sentiment train` option (--model, --data, --max-train-samples, --max-length, --epochs, "
+        "--batch-size, --learning-rate, --seed, ...) passes through to every run.",
+    )
+    parser.add_argument(
+        "--freeze-layers",
+        default=DEFAULT_FREEZE,
+        help=f"Comma-separated settings to compare (default {DEFAULT_FREEZE}).",
+    )
+    parser.add_argument("--lora", action="store_true", help="Add a LoRA row (adapters in every layer).")
+    parser.add_argument("--lora-r", default="8", help="LoRA rank(s), comma-separated (with --lora).")
+    parser.add_argument(
+        "--lora-learning-rate",
+        type=float,
+        default=None,
+        help="Learning rate of the LoRA rows (default: --learning-rate, as the other rows). LoRA's "
+        "low-rank updates usually want a larger one than full fine-tuning.",
+    )
+    parser.add_argument(
+        "--short-data", default=None, help="Labelled texts (text,label) to score each model on."
+    )
+    parser.add_argument("--output-dir", default="sweep", help="Where sweep.json/.csv/.png go.")
+    parser.add_argument(
+        "--keep-models",
+        action="store_true",
+        help="Keep each run's model in <output-dir>/models/ (default: temporary, removed).",
+    )
+    args, rest = parser.parse_known_args(list(argv))
+    (base,) = HfArgumentParser(TrainConfig, prog="imdb-sentiment sweep").parse_args_into_dataclasses(
+        args=rest
+    )
+    ranks = parse_freeze_layers(args.lora_r) if args.lora else []
+    settings = settings_for(parse_freeze_layers(args.freeze_layers), ranks, args.lora_learning_rate)
+    rows = run_sweep(base, settings, args.output_dir, args.short_data, args.keep_models)
+    print(f"Wrote {Path(args.output_dir) / 'sweep.json'}, sweep.csv and sweep.png.")
+    return 0 if any(not row.get("error") for row in rows) else 1
