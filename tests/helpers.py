@@ -76,27 +76,6 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
-NEGATION_VOCAB = VOCAB + ["not"]
-
-
-def make_negated_reviews(n: int, seed: int = 0, negated: float = 0.5) -> pd.DataFrame:
-    """A task where negation flips the label: filler plus one marker, preceded by "not" in a
-    ``negated`` fraction of the reviews ("not wonderful" is negative, "not awful" positive).
-    "not" alone says nothing about the label, so only "not" + marker together give it away.
-    Needs a tokenizer with NEGATION_VOCAB."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        polarity = i % 2
-        flip = rng.random() < negated
-        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 6))]
-        marker = rng.choice(POSITIVE_MARKERS if polarity else NEGATIVE_MARKERS)
-        words.insert(rng.randrange(len(words) + 1), f"not {marker}" if flip else marker)
-        rows.append((" ".join(words) + " .", 1 - polarity if flip else polarity, flip))
-    rng.shuffle(rows)
-    return pd.DataFrame(rows, columns=["text", "label", "negated"])
-
-
 def save_tiny_model(
     directory: Path,
     architecture: str = "distilbert",

@@ -4,13 +4,11 @@ learns a generated task where negation flips the label."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
-from imdb_sentiment import Classifier, Encoder, Splits, train
+from imdb_sentiment import Encoder, Splits
 from imdb_sentiment.crops import add_sentence_crops, crop_splits, split_sentences
 
-from conftest import tiny_config
-from helpers import NEGATION_VOCAB, make_negated_reviews, make_tokenizer, save_tiny_model
+from helpers import make_tokenizer
 
 REVIEWS = pd.DataFrame(
     {
@@ -70,23 +68,3 @@ def test_crop_fraction_and_labels_on_many_reviews():
     for text, label in crops.itertuples(index=False):
         assert f"tag{label}" in text and f"tag{1 - label}" not in text
     assert add_sentence_crops(frame, 0.5, seed=1).equals(mixed)  # seeded
-
-
-@pytest.mark.skip(
-    reason="not yet shown to pass: the designs tried stayed at chance (see docs/short_texts.md)"
-)
-def test_a_tiny_model_learns_that_negation_flips_the_label(tmp_path):
-    model = save_tiny_model(tmp_path / "tiny", vocab=NEGATION_VOCAB)
-    data = tmp_path / "negation.parquet"
-    # A third negated: the marker alone is then right on two thirds, a first step the model finds
-    # quickly; "not" is the rest (with half negated, the marker alone scores 0.5 and gives no signal).
-    make_negated_reviews(900, seed=0, negated=0.33).drop(columns="negated").to_parquet(data)
-    # Both layers train (the embeddings stay frozen): "not" + marker needs attention to combine them.
-    result = train(tiny_config(model, data, tmp_path / "out", freeze_layers=0, epochs=8))
-    heldout = make_negated_reviews(400, seed=1)
-    predicted = Classifier.from_pretrained(result.output_dir, device="cpu").predict(heldout["text"].tolist())
-    correct = pd.Series(
-        [p.label == ("POSITIVE" if y else "NEGATIVE") for p, y in zip(predicted, heldout["label"])]
-    )
-    assert correct[heldout["negated"].to_numpy()].mean() >= 0.85
-    assert correct[~heldout["negated"].to_numpy()].mean() >= 0.85

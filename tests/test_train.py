@@ -221,11 +221,12 @@ def test_dropout_settings_reach_the_trained_model(tmp_path, tiny_distilbert, rev
     assert saved["dropout"] == saved["seq_classif_dropout"] == 0.2 and saved["attention_dropout"] == 0.0
 
 
-def test_cpu_recipe_fills_auto_fields():
-    config = resolve_config(TrainConfig(device="cpu"))
+def test_cpu_recipe_fills_auto_fields(tmp_path):
+    named = dict(model=str(tmp_path / "model"), data=str(tmp_path / "train.parquet"))  # no offline default
+    config = resolve_config(TrainConfig(device="cpu", **named))
     assert config.max_length == 512 and config.epochs == 1 and config.max_train_samples == 2000
     assert config.attention_dropout == 0.0  # keeps PyTorch's fused CPU attention kernel usable
-    assert resolve_config(TrainConfig(device="cpu", max_length=128)).max_length == 128
+    assert resolve_config(TrainConfig(device="cpu", max_length=128, **named)).max_length == 128
 
 
 def test_cli_reports_user_errors_in_one_line(tmp_path, tiny_distilbert, reviews_parquet):
