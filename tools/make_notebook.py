@@ -1,7 +1,8 @@
 """Regenerate createModel.ipynb (without outputs) from the cells below: `python tools/make_notebook.py`.
 
-The notebook is a thin, explained driver over the package; keeping its source here keeps diffs
-readable and guarantees it is committed without outputs.
+The notebook is a thin, explained driver over the package; this file is its only source (edit the
+cells here, then regenerate): it keeps diffs readable and the notebook committed without outputs.
+tests/test_make_notebook.py fails when the committed notebook differs from what this writes.
 """
 
 from __future__ import annotations
@@ -109,13 +110,22 @@ for review, prediction in zip(reviews, classifier.predict(reviews)):
 ]
 
 
-def main() -> None:
+def build_notebook() -> nbformat.NotebookNode:
+    """The notebook, byte for byte what is committed (cell ids by position, so reruns give no diff)."""
     notebook = new_notebook(cells=CELLS)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:02d}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
-    path = Path(__file__).resolve().parent.parent / "createModel.ipynb"
-    nbformat.write(notebook, path)
-    print(f"wrote {path}")
+    return notebook
+
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "createModel.ipynb"
+
+
+def main() -> None:
+    nbformat.write(build_notebook(), NOTEBOOK)
+    print(f"wrote {NOTEBOOK}")
 
 
 if __name__ == "__main__":

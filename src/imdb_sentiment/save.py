@@ -26,15 +26,16 @@ from .errors import UserError
 MODEL_MARKERS = ("config.json", "training_config.json", "model.safetensors")
 
 
-def check_output_dir(path: str | Path) -> Path:
-    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory."""
+def check_output_dir(path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Path:
+    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory
+    (or by another folder this project writes, recognised by one of ``markers``)."""
     path = Path(path).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise UserError(f"output_dir '{path}' exists and is not a directory.")
-    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in MODEL_MARKERS):
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
         raise UserError(
             f"output_dir '{path}' is a non-empty folder that does not hold a model; "
-            "refusing to replace it. Choose another --output_dir."
+            "refusing to replace it. Choose another --output-dir."
         )
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +45,10 @@ def check_output_dir(path: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it replaces ``target`` in one rename."""
-    target = check_output_dir(target)
+def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
+    non-empty ``target`` is only replaced if it holds one of ``markers``."""
+    target = check_output_dir(target, markers)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield staging
