@@ -135,19 +135,23 @@ def explain_text(
         pad = embedding(torch.tensor([classifier.pad_token_id], device=device))[0]
         baseline = x.clone()
         baseline[0, n_prefix : n_prefix + len(kept)] = pad  # special tokens stay as they are
-        mask = torch.ones(x.shape[:2], dtype=torch.long, device=device)
-        logits = model(inputs_embeds=x, attention_mask=mask).logits.float()[0].cpu().numpy()
+    last = {}
 
     def log_odds(embeds):
-        batch_logits = model(inputs_embeds=embeds, attention_mask=mask.expand(len(embeds), -1)).logits
-        return batch_logits[:, positive].float() - batch_logits[:, negative].float()
+        ones = torch.ones(embeds.shape[:2], dtype=torch.long, device=device)  # no padding: one review
+        logits = model(inputs_embeds=embeds, attention_mask=ones).logits.float()
+        last["logits"] = logits.detach()
+        return logits[:, positive] - logits[:, negative]
 
-    delta = float(logits[positive] - logits[negative])
     with torch.enable_grad():
         if method == "grad_x_input":
             attributions = InputXGradient(log_odds).attribute(x.clone().requires_grad_(True))
-            gap, used_steps = 0.0, 1
+            logits = last["logits"][0]  # its one forward pass was at the review itself
+            delta, gap, used_steps = float(logits[positive] - logits[negative]), 0.0, 1
         else:
+            with torch.no_grad():
+                log_odds(x)
+            logits = last["logits"][0]
             # Gauss-Legendre steps, at most max_batch_tokens tokens per forward/backward pass; the
             # convergence delta is sum(attributions) - (f(x) - f(baseline)): the completeness gap.
             attributions, convergence = IntegratedGradients(log_odds).attribute(
@@ -158,11 +162,10 @@ def explain_text(
                 internal_batch_size=max(2, max_batch_tokens // len(input_ids)),
                 return_convergence_delta=True,
             )
-            token_sum = float(attributions.sum())
             gap, used_steps = abs(float(convergence[0])), steps
-            delta = token_sum - float(convergence[0])  # f(x) - f(baseline)
+            delta = float(attributions.sum()) - float(convergence[0])  # f(x) - f(baseline)
     token_attr = attributions[0].detach().sum(-1).cpu()
-    probabilities = softmax(logits)
+    probabilities = softmax(logits.cpu().numpy())
     best = int(probabilities.argmax())
 
     spans = word_spans(prepared)
