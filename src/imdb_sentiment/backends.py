@@ -16,6 +16,7 @@ from another model is never served.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -187,3 +188,15 @@ def resolve_backend(requested: str, model_dir: Path | None, device: str) -> str:
                 "model.safetensors; export again."
             )
     return requested
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model-dir, --device and --backend: how every front (CLI, app) picks a Classifier."""
+    parser.add_argument("--model-dir", default="saved_model", help="Saved model folder or Hub id.")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", *BACKENDS),
+        help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
+    )

@@ -21,7 +21,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .backends import BACKENDS
+from .backends import add_model_arguments
 from .errors import UserError
 
 
@@ -49,18 +49,6 @@ def run_train(argv: Sequence[str]) -> int:
     (config,) = train_parser().parse_args_into_dataclasses(args=list(argv))
     train(config)
     return 0
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model-dir, --device and --backend: how every front (CLI, app) picks a Classifier."""
-    parser.add_argument("--model-dir", default="saved_model", help="Saved model folder or Hub id.")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
-    parser.add_argument(
-        "--backend",
-        default="auto",
-        choices=("auto", *BACKENDS),
-        help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
-    )
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
