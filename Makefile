@@ -36,12 +36,12 @@ test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks gradioApp.py
-	$(BIN)/ruff format --check src tests benchmarks gradioApp.py
+	$(BIN)/ruff check src tests benchmarks tools gradioApp.py
+	$(BIN)/ruff format --check src tests benchmarks tools gradioApp.py
 
 format: setup
-	$(BIN)/ruff check --fix src tests benchmarks gradioApp.py
-	$(BIN)/ruff format src tests benchmarks gradioApp.py
+	$(BIN)/ruff check --fix src tests benchmarks tools gradioApp.py
+	$(BIN)/ruff format src tests benchmarks tools gradioApp.py
 
 app: setup
 	$(BIN)/python gradioApp.py --model-dir $(MODEL_DIR) $(ARGS)

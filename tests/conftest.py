@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
+import shutil
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -68,3 +67,21 @@ def trained_model(tmp_path_factory, tiny_distilbert, reviews_parquet):
 @pytest.fixture(scope="session")
 def trained_model_dir(trained_model) -> Path:
     return trained_model.output_dir
+
+
+@pytest.fixture(scope="session")
+def exported_model_dir(tmp_path_factory, trained_model_dir) -> Path:
+    """A copy of the trained tiny model with onnx/model.onnx and onnx/model.int8.onnx."""
+    directory = tmp_path_factory.mktemp("exported") / "saved_model"
+    shutil.copytree(trained_model_dir, directory)
+    # Check reviews like the ones the model will serve: the distribution the tiny model learned.
+    reviews = make_reviews(64, seed=11, max_words=12)
+    from imdb_sentiment.export import export_onnx
+
+    export_onnx(
+        directory,
+        quantize="int8",
+        check_texts=reviews["text"].tolist(),
+        check_labels=reviews["label"].to_numpy(),
+    )
+    return directory

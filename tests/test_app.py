@@ -22,7 +22,7 @@ from imdb_sentiment import Classifier
 from imdb_sentiment.app import EXAMPLES, AppSettings, Service, build_demo, headline_metrics, launch
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = AppSettings(max_file_size="64kb", max_file_bytes=64 * 1024, max_rows=50, max_batch_size=8)
+SETTINGS = AppSettings(max_file_size="64kb", max_rows=50, max_batch_size=8)
 POSITIVE, NEGATIVE = "the film was superb and the cast brilliant .", "the plot was awful , a boring waste ."
 
 

@@ -262,7 +262,7 @@ def test_time_estimate_is_fair_although_the_sampler_puts_the_longest_batches_fir
     import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    from imdb_sentiment.train import _callbacks, timed_steps
+    from imdb_sentiment.callbacks import timed_steps, training_callbacks
 
     rng = np.random.default_rng(0)
     lengths = np.minimum(rng.lognormal(5.5, 0.6, 4000).astype(int) + 10, 512).tolist()  # IMDb-like
@@ -271,7 +271,7 @@ def test_time_estimate_is_fair_although_the_sampler_puts_the_longest_batches_fir
     longest = [max(lengths[i] for i in order[k : k + batch]) for k in range(0, len(order), batch)]
     step_seconds = [1e-3 * n + 2e-6 * n * n for n in longest]  # linear layers + attention
     now = [0.0]
-    _, estimate = _callbacks(timed_steps(len(lengths), batch), clock=lambda: now[0])
+    _, estimate = training_callbacks(timed_steps(len(lengths), batch), clock=lambda: now[0])
     state = SimpleNamespace(global_step=0, max_steps=len(step_seconds), is_world_process_zero=True)
     for seconds in step_seconds:
         estimate.on_step_begin(None, state, None)

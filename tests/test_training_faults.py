@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment import Classifier, UserError, train
+from imdb_sentiment.checkpoints import last_checkpoint
 from imdb_sentiment.errors import TrainingDivergedError
 from imdb_sentiment.save import atomic_directory
-from imdb_sentiment.train import _last_checkpoint
 
 from conftest import TINY_RECIPE, tiny_config
 
@@ -118,11 +118,11 @@ def test_resume_skips_a_checkpoint_cut_off_mid_write(tmp_path):
         if complete:
             (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     (checkpoints / "checkpoint-112" / "trainer_state.json").write_text('{"global_st')  # torn write
-    assert _last_checkpoint(checkpoints) == str(checkpoints / "checkpoint-56")
+    assert last_checkpoint(checkpoints) == str(checkpoints / "checkpoint-56")
     assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-56"]
     shutil.rmtree(checkpoints / "checkpoint-56")
     with pytest.raises(UserError, match="no complete checkpoint"):
-        _last_checkpoint(checkpoints)
+        last_checkpoint(checkpoints)
 
 
 @pytest.mark.slow

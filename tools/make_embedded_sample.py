@@ -20,7 +20,9 @@ OUTPUT = Path(__file__).resolve().parent.parent / "src" / "imdb_sentiment" / "em
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default="../shared/imdb/train.parquet", help="IMDb train reviews (parquet).")
+    parser.add_argument(
+        "--source", default="../shared/imdb/train.parquet", help="IMDb train reviews (parquet)."
+    )
     parser.add_argument("--train", type=int, default=2500, help="Reviews in train.parquet.")
     parser.add_argument("--test", type=int, default=500, help="Other reviews in test.parquet.")
     parser.add_argument("--seed", type=int, default=0)

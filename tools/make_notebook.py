@@ -1,7 +1,8 @@
 """Regenerate createModel.ipynb (without outputs) from the cells below: `python tools/make_notebook.py`.
 
-The notebook is a thin, explained driver over the package; keeping its source here keeps diffs
-readable and guarantees it is committed without outputs.
+The notebook is a thin, explained driver over the package; this file is its only source (edit the
+cells here, then regenerate): it keeps diffs readable and the notebook committed without outputs.
+tests/test_make_notebook.py fails when the committed notebook differs from what this writes.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ reviews = [
 ]
 for review, prediction in zip(reviews, classifier.predict(reviews)):
     print(f"{prediction.label:8} {prediction.score:.3f}  {review}")"""),
-    # --- How many layers to freeze: a small sweep (issue 20) ---
+    # --- How many layers to freeze: a small sweep ---
     new_markdown_cell("""## How many layers to freeze? A sweep
 
 `python -m imdb_sentiment sweep` trains the same model on the same reviews, split and seed once per
@@ -135,13 +136,22 @@ layers it froze and what share of the weights it trained."""),
 ]
 
 
-def main() -> None:
+def build_notebook() -> nbformat.NotebookNode:
+    """The notebook, byte for byte what is committed (cell ids by position, so reruns give no diff)."""
     notebook = new_notebook(cells=CELLS)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:02d}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
-    path = Path(__file__).resolve().parent.parent / "createModel.ipynb"
-    nbformat.write(notebook, path)
-    print(f"wrote {path}")
+    return notebook
+
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "createModel.ipynb"
+
+
+def main() -> None:
+    nbformat.write(build_notebook(), NOTEBOOK)
+    print(f"wrote {NOTEBOOK}")
 
 
 if __name__ == "__main__":

@@ -72,13 +72,21 @@ EXAMPLES = [
 class AppSettings:
     """Limits that keep one user or one upload from starving the others."""
 
-    max_file_size: str = "5mb"  # uploads larger than this are refused by gradio (launch max_file_size)
-    max_file_bytes: int = 5 * 1024 * 1024  # the same limit, checked again in the batch handler
+    max_file_size: str = "5mb"  # uploads larger than this are refused by gradio and by the batch handler
     max_rows: int = 2000  # reviews per uploaded file
     queue_size: int = 64  # requests waiting; more get "queue is full"
     concurrency: int = 1  # forward passes at once: the model already uses every CPU core
     max_batch_size: int = 16  # single-review requests sharing one forward pass
     preview_chars: int = 200  # review text shown per row in the batch table
+
+    @property
+    def max_file_bytes(self) -> int:
+        """``max_file_size`` in bytes, read the way gradio reads it (kb, mb, gb: powers of 1024)."""
+        size = self.max_file_size.strip().lower()
+        for power, unit in enumerate(("kb", "mb", "gb"), 1):
+            if size.endswith(unit):
+                return int(float(size[: -len(unit)]) * 1024**power)
+        return int(size.removesuffix("b"))
 
 
 def headline_metrics(model_dir: str | Path | None) -> str:

@@ -137,7 +137,7 @@ def summary_line(behaviour: dict | None) -> str:
 
 
 def run_check_cli(argv: Sequence[str]) -> int:
-    from .cli import add_model_arguments
+    from .backends import add_model_arguments
     from .errors import UserError
     from .predict import Classifier
 

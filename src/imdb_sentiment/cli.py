@@ -5,7 +5,7 @@
     imdb-sentiment predict --model-dir saved_model --file reviews.csv --output out.jsonl
     imdb-sentiment evaluate --model-dir saved_model --data stanfordnlp/imdb --split test
     imdb-sentiment explain --model-dir saved_model "A wonderful film with a dull ending."
-    imdb-sentiment export --model-dir saved_model --format onnx --quantize int8
+    imdb-sentiment export --model-dir saved_model --quantize int8
     imdb-sentiment check --model-dir saved_model --min-pass 0.8
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
     imdb-sentiment predict --engine ray --model-dir saved_model --file 'reviews/*.parquet' --output out/
@@ -22,33 +22,34 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .backends import add_model_arguments
 from .errors import UserError
 
-COMMANDS = ("train", "predict", "evaluate", "explain", "export", "check", "sweep")
 
-
-def run_train(argv: Sequence[str]) -> int:
+def train_parser() -> argparse.ArgumentParser:
+    """The parser for ``train``, built from :class:`TrainConfig`'s fields. Flags are written with
+    dashes (``--output-dir``) like every other command's; the field names with underscores keep
+    working as flags but are not shown."""
     from transformers import HfArgumentParser
 
     from .config import TrainConfig
-    from .train import train
 
     parser = HfArgumentParser(TrainConfig, prog="imdb-sentiment train")
-    (config,) = parser.parse_args_into_dataclasses(args=list(argv))
+    for action in parser._actions:
+        dashed = [option for option in action.option_strings if "_" not in option]
+        if dashed:
+            # Parsing looks flags up in parser._option_string_actions, which keeps both forms;
+            # option_strings is only what --help and error messages print.
+            action.option_strings = dashed
+    return parser
+
+
+def run_train(argv: Sequence[str]) -> int:
+    from .train import train
+
+    (config,) = train_parser().parse_args_into_dataclasses(args=list(argv))
     train(config)
     return 0
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model-dir, --device and --backend: how every front (CLI, app) picks a Classifier."""
-    parser.add_argument("--model-dir", default="saved_model", help="Saved model folder or Hub id.")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available).")
-    parser.add_argument(
-        "--backend",
-        default="auto",
-        choices=("auto", "torch", "torch-int8", "onnx", "onnx-int8"),
-        help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
-    )
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,15 +204,14 @@ def run_explain(argv: Sequence[str]) -> int:
 
 
 def run_export(argv: Sequence[str]) -> int:
-    from .backends import export_onnx
+    from .export import export_onnx
 
     parser = argparse.ArgumentParser(
         prog="imdb-sentiment export",
-        description="Write an optimized copy of a saved model into <model-dir>/onnx/ (atomically; "
+        description="Write an optimized ONNX copy of a saved model into <model-dir>/onnx/ (atomically; "
         "model.safetensors is only read). Checks it against the PyTorch model before writing.",
     )
     parser.add_argument("--model-dir", default="saved_model", help="Saved model folder.")
-    parser.add_argument("--format", default="onnx", choices=("onnx",), help="Export format.")
     parser.add_argument(
         "--quantize", default=None, choices=("int8",), help="Also write a dynamic int8 model."
     )

@@ -32,28 +32,22 @@ CONFIG_FILENAME = "training_config.json"
 # not hours: one pass over a sample, in small batches (more updates for the same compute, and less
 # padding), with attention dropout off so PyTorch's fused CPU attention kernel can run (measured in
 # README "Training": 4x faster steps at 512 tokens).
-GPU_RECIPE = dict(
-    max_length=512,
-    epochs=3.0,
-    batch_size=32,
-    learning_rate=5e-5,
-    freeze_layers=None,  # half the model's layers: resolved by train() once the model is loaded
-    max_train_samples=None,
-    max_eval_samples=None,
-    num_workers=4,
-    attention_dropout=None,  # the model's own: CUDA's fused attention kernels support dropout
-)
-CPU_RECIPE = dict(
-    max_length=512,
-    epochs=1.0,
-    batch_size=8,
-    learning_rate=2e-4,
-    freeze_layers=None,  # half the model's layers: resolved by train() once the model is loaded
-    max_train_samples=2000,
-    max_eval_samples=1000,
-    num_workers=0,
-    attention_dropout=0.0,  # the CPU's fused attention kernel has no dropout (see model.py)
-)
+# field: (GPU recipe, CPU recipe), side by side.
+_RECIPES = {
+    "max_length": (512, 512),
+    "epochs": (3.0, 1.0),
+    "batch_size": (32, 8),
+    "learning_rate": (5e-5, 2e-4),
+    "freeze_layers": (None, None),  # half the model's layers, resolved once the model is loaded
+    "max_train_samples": (None, 2000),
+    "max_eval_samples": (None, 1000),
+    "num_workers": (4, 0),
+    # GPU: the model's own (CUDA's fused attention kernels support dropout); CPU: 0, since the CPU's
+    # fused attention kernel has no dropout (see model.py).
+    "attention_dropout": (None, 0.0),
+}
+GPU_RECIPE = {name: gpu for name, (gpu, _) in _RECIPES.items()}
+CPU_RECIPE = {name: cpu for name, (_, cpu) in _RECIPES.items()}
 # The offline default on a CPU (the embedded IMDb sample, no model named): sized so that `make demo`
 # goes from a fresh clone to a served model in about 15 minutes on 2 cores, set-up included. All of
 # the sample's reviews, at 256 tokens (head+tail still keeps each review's start and end).
@@ -120,7 +114,7 @@ class TrainConfig:
         True,
         "After training, fit a temperature and a decision threshold to the validation split "
         "(Platt scaling) and fold them into the output layer: scores become calibrated "
-        "probabilities and the threshold drift of a short run is undone. --no_calibrate skips it.",
+        "probabilities and the threshold drift of a short run is undone. --no-calibrate skips it.",
     )
     short_crops: float = _field(
         0.0,

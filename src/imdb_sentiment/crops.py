@@ -7,7 +7,7 @@ of the reviews, 1-3 crops of one or two consecutive sentences are added, taken f
 last and the first sentence (where a review usually states its verdict), then from the middle.
 The whole reviews stay, cut head+tail as before, so long inputs are seen as often as without
 crops. Training applies it to both the train and the validation split, so calibration is fitted
-on both lengths (``--short_crops``).
+on both lengths (``--short-crops``).
 
     from imdb_sentiment.crops import add_sentence_crops
     mixed = add_sentence_crops(frame, fraction=0.5, seed=42, max_tokens=510, count_tokens=len_fn)

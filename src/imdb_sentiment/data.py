@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import TrainConfig
-from .errors import HubUnreachableError, UserError, looks_like_network_failure
+from .errors import HubUnreachableError, UserError, is_local_path, looks_like_network_failure
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +74,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def _looks_like_path(source: str) -> bool:
-    return (
-        source.startswith((".", "/", "~"))
-        or source.count("/") > 1
-        or Path(source).suffix.lower() in FILE_READERS
-    )
-
-
 def _read_acl_imdb(root: Path, split: str) -> pd.DataFrame | None:
     rows = []
     for label, name in ((0, "neg"), (1, "pos")):
@@ -130,7 +122,7 @@ def read_source(source: str) -> dict[str, pd.DataFrame]:
         return _read_folder(path)
     if path.is_file():
         return {"train": read_table(path)}
-    if _looks_like_path(source):
+    if is_local_path(source, FILE_READERS):
         raise UserError(f"Data path '{source}' does not exist.")
     return _read_hub(source)
 
@@ -159,7 +151,7 @@ def standardize(table: pd.DataFrame, text_column: str, label_column: str, split:
     if missing:
         raise UserError(
             f"The {split} data has no column {', '.join(map(repr, missing))}; its columns are "
-            f"{', '.join(map(repr, map(str, table.columns)))}. Pass --text_column / --label_column."
+            f"{', '.join(map(repr, map(str, table.columns)))}. Pass --text-column / --label-column."
         )
     if table[label_column].isna().any():
         raise UserError(f"The {split} data has {int(table[label_column].isna().sum())} rows without a label.")

@@ -1,4 +1,5 @@
-"""Errors a user can cause and fix, as opposed to bugs.
+"""Errors a user can cause and fix, as opposed to bugs, and the rule that tells a local path from a
+Hub id (which decides whether a missing name is "no such folder" or "the Hub cannot be reached").
 
 Every front (CLI, notebook, app) catches :class:`UserError` and shows its one-line message
 instead of a traceback; anything else is a bug and keeps its traceback.
@@ -6,13 +7,32 @@ instead of a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 OFFLINE_HINT = (
     "Leave out --model and --data to train the offline default (the MiniLM encoder and the IMDb "
     "sample that ship with the project), or pass local paths: --model /path/to/model_dir "
-    "(a folder with config.json, model.safetensors and the tokenizer) and "
+    "(train; --model-dir for predict, evaluate, explain and the app: a folder with config.json, "
+    "model.safetensors and the tokenizer) and "
     "--data /path/to/train.parquet (or a CSV / JSON Lines file, or an aclImdb/ folder), "
     "and set HF_HUB_OFFLINE=1."
 )
+
+
+def is_local_path(name: str, file_suffixes: Iterable[str] = (), bare_names: bool = False) -> bool:
+    """True when ``name`` means a place on disk rather than a Hub id (``owner/name`` or ``name``):
+    it exists, starts with ``.``, ``/`` or ``~``, or has more than one ``/``. ``file_suffixes``:
+    names ending so are files (``reviews.csv``); ``bare_names``: a name without ``/`` is a folder
+    (for saved classifiers, which the Hub only has as ``owner/name``)."""
+    path = Path(name).expanduser()
+    return (
+        path.exists()
+        or name.startswith((".", "/", "~"))
+        or name.count("/") > 1
+        or (bare_names and "/" not in name)
+        or path.suffix.lower() in set(file_suffixes)
+    )
 
 
 class UserError(Exception):

@@ -4,11 +4,12 @@ Attributions are computed on the input word embeddings for the log-odds
 ``logit(POSITIVE) - logit(NEGATIVE)``, so a positive weight pushes toward POSITIVE and a negative
 one toward NEGATIVE. Two methods:
 
-- ``ig`` (default): Integrated Gradients (Sundararajan et al. 2017) from a baseline where every
-  text token is [PAD] (the special tokens stay), with Gauss-Legendre steps run in bounded batches.
-  Its weights add up to ``f(review) - f(baseline)`` (completeness), which every
-  :class:`Explanation` checks and reports as ``completeness_gap``.
-- ``grad_x_input``: gradient x input on the embeddings; one backward pass, cheaper and noisier.
+- ``ig`` (default): Integrated Gradients (Sundararajan et al. 2017; Captum's ``IntegratedGradients``)
+  from a baseline where every text token is [PAD] (the special tokens stay), with Gauss-Legendre
+  steps run in bounded batches. Its weights add up to ``f(review) - f(baseline)`` (completeness),
+  which every :class:`Explanation` checks and reports as ``completeness_gap``.
+- ``grad_x_input``: gradient x input on the embeddings (Captum's ``InputXGradient``); one backward
+  pass, cheaper and noisier.
 
 ``benchmarks/explain_faithfulness.py`` measured both (README "Explanations"). The review is
 prepared and truncated exactly as for prediction (``Classifier.encoder``); word pieces are summed
@@ -24,11 +25,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
-
-import numpy as np
+from dataclasses import dataclass
 
 from .errors import UserError
+from .metrics import softmax
 from .text import check_text, prepare_text, split_budget
 
 METHODS = ("ig", "grad_x_input")
@@ -50,8 +50,7 @@ class Explanation:
     method: str
     steps: int
     completeness_gap: float = 0.0  # |sum(weights) - (f(x) - f(baseline))|, IG only
-    delta: float = 0.0  # f(x) - f(baseline) in log-odds
-    extra: dict = field(default_factory=dict)
+    delta: float = 0.0  # f(x) - f(baseline) in log-odds (f(x) for grad_x_input)
 
     @property
     def pairs(self) -> list[tuple[str, float | None]]:
@@ -99,12 +98,6 @@ def word_spans(prepared: str) -> list[tuple[int, int]]:
     return [match.span() for match in _WORD.finditer(prepared)]
 
 
-def _gauss_legendre(steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes in (0, 1) and weights summing to 1: exact for polynomial paths of degree < 2*steps."""
-    nodes, weights = np.polynomial.legendre.leggauss(steps)
-    return (nodes + 1) / 2, weights / 2
-
-
 def explain_text(
     classifier,
     text: str,
@@ -114,6 +107,7 @@ def explain_text(
 ) -> Explanation:
     """Explain ``classifier``'s prediction for one review (see the module docstring)."""
     import torch
+    from captum.attr import InputXGradient, IntegratedGradients
 
     if method not in METHODS:
         raise UserError(f"Unknown explanation method {method!r}; use one of {', '.join(METHODS)}.")
@@ -136,44 +130,42 @@ def explain_text(
     embedding = model.get_input_embeddings()
     positive = positive_index(classifier.id2label)
     negative = [i for i in classifier.id2label if i != positive][0]
-    id_tensor = torch.tensor([input_ids], device=device)
     with torch.no_grad():
-        x = embedding(id_tensor).detach()  # [1, L, D]
+        x = embedding(torch.tensor([input_ids], device=device)).detach()  # [1, L, D]
         pad = embedding(torch.tensor([classifier.pad_token_id], device=device))[0]
         baseline = x.clone()
         baseline[0, n_prefix : n_prefix + len(kept)] = pad  # special tokens stay as they are
+    last = {}
 
     def log_odds(embeds):
-        mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=device)
-        logits = model(inputs_embeds=embeds, attention_mask=mask).logits.float()
-        return logits[:, positive] - logits[:, negative], logits
+        ones = torch.ones(embeds.shape[:2], dtype=torch.long, device=device)  # no padding: one review
+        logits = model(inputs_embeds=embeds, attention_mask=ones).logits.float()
+        last["logits"] = logits.detach()
+        return logits[:, positive] - logits[:, negative]
 
     with torch.enable_grad():
         if method == "grad_x_input":
-            point = x.clone().requires_grad_(True)
-            value, logits = log_odds(point)
-            (grad,) = torch.autograd.grad(value.sum(), point)
-            token_attr = (grad * x)[0].sum(-1)
-            delta, gap, used_steps = float(value[0].detach()), 0.0, 1
+            attributions = InputXGradient(log_odds).attribute(x.clone().requires_grad_(True))
+            logits = last["logits"][0]  # its one forward pass was at the review itself
+            delta, gap, used_steps = float(logits[positive] - logits[negative]), 0.0, 1
         else:
-            # The end points (alpha 1 and 0, weight 0) ride along in the first batch: they give
-            # the prediction and f(x) - f(baseline) for the completeness check without another pass.
-            alphas, coefficients = _gauss_legendre(steps)
-            alphas, coefficients = np.r_[1.0, 0.0, alphas], np.r_[0.0, 0.0, coefficients]
-            chunk = max(2, max_batch_tokens // len(input_ids))
-            total = torch.zeros_like(x[0])
-            for start in range(0, len(alphas), chunk):
-                alpha = torch.tensor(alphas[start : start + chunk], dtype=x.dtype, device=device)
-                weight = torch.tensor(coefficients[start : start + chunk], dtype=x.dtype, device=device)
-                points = (baseline + alpha[:, None, None] * (x - baseline)).requires_grad_(True)
-                value, batch_logits = log_odds(points)
-                (grad,) = torch.autograd.grad(value.sum(), points)
-                total += (grad * weight[:, None, None]).sum(0)
-                if start == 0:
-                    logits, delta = batch_logits.detach(), float((value[0] - value[1]).detach())
-            token_attr = (total * (x - baseline)[0]).sum(-1)
-            gap, used_steps = abs(float(token_attr.sum()) - delta), steps
-    probabilities = torch.softmax(logits[0].detach(), -1)
+            with torch.no_grad():
+                log_odds(x)
+            logits = last["logits"][0]
+            # Gauss-Legendre steps, at most max_batch_tokens tokens per forward/backward pass; the
+            # convergence delta is sum(attributions) - (f(x) - f(baseline)): the completeness gap.
+            attributions, convergence = IntegratedGradients(log_odds).attribute(
+                x,
+                baselines=baseline,
+                n_steps=steps,
+                method="gausslegendre",
+                internal_batch_size=max(2, max_batch_tokens // len(input_ids)),
+                return_convergence_delta=True,
+            )
+            gap, used_steps = abs(float(convergence[0])), steps
+            delta = float(attributions.sum()) - float(convergence[0])  # f(x) - f(baseline)
+    token_attr = attributions[0].detach().sum(-1).cpu()
+    probabilities = softmax(logits.cpu().numpy())
     best = int(probabilities.argmax())
 
     spans = word_spans(prepared)

@@ -60,11 +60,15 @@ def metrics_by_source(frame, positive_probs: Sequence[float]) -> dict:
     return rows
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits along the last axis (shifted first, so large logits cannot overflow)."""
+    logits = np.asarray(logits)
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 def softmax_positive(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp[:, 1] / exp.sum(axis=-1)
+    return softmax(np.asarray(logits, dtype=np.float64))[:, 1]
 
 
 def trainer_metrics(eval_prediction) -> dict:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .errors import HubUnreachableError, UserError, looks_like_network_failure
+from .data import LABEL_NAMES
+from .errors import HubUnreachableError, UserError, is_local_path, looks_like_network_failure
 
 logger = logging.getLogger(__name__)
 
-ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
+ID2LABEL = dict(enumerate(LABEL_NAMES))
 LABEL2ID = {label: index for index, label in ID2LABEL.items()}
 # Attribute paths (from the base model) of the layer list, in the order they are tried.
 LAYER_PATHS = ("transformer.layer", "encoder.layer", "encoder.layers", "layers", "layer")
@@ -51,7 +52,7 @@ def _from_pretrained(loader, name: str, what: str, **kwargs):
     from pathlib import Path
 
     local = Path(name).expanduser()
-    if name.startswith((".", "/", "~")) and not local.exists():
+    if is_local_path(name) and not local.exists():
         raise UserError(f"{what.capitalize()} path '{name}' does not exist.")
     if local.is_dir():
         name = str(local)
@@ -98,7 +99,7 @@ def find_layers(model: nn.Module) -> tuple[nn.Module, nn.ModuleList]:
             return embeddings, layers
     raise UserError(
         f"Cannot find the embeddings and transformer layers of {type(model).__name__}; "
-        "freezing supports DistilBERT, BERT and RoBERTa style encoders. Use --freeze_layers 0 "
+        "freezing supports DistilBERT, BERT and RoBERTa style encoders. Use --freeze-layers 0 "
         "only with a supported architecture, or pick one of those models."
     )
 
@@ -181,48 +182,3 @@ def _set_dropouts(model: nn.Module, dropouts: list[nn.Dropout], config_names, pr
 
 def frozen_parameter_names(model: nn.Module) -> list[str]:
     return [name for name, parameter in model.named_parameters() if not parameter.requires_grad]
-
-
-# The side a plain tokenizer cuts from, for each training truncation strategy: "left" keeps the
-# end of a review. head_tail keeps 3/4 of its window from the end, so "left" is the closest a
-# tokenizer can get to it (a tokenizer truncates from one side only).
-TRUNCATION_SIDE = {"head": "right", "tail": "left", "head_tail": "left"}
-
-
-def save_tokenizer(
-    tokenizer, directory, max_length: int | None = None, truncation: str | None = None
-) -> None:
-    """Save ``tokenizer`` so that a plain ``transformers.pipeline`` sees reviews as training did.
-
-    The HTML line breaks removed before training (``text.clean_text``) are also removed by a
-    normalizer baked into ``tokenizer.json``; the generic fast-tokenizer class loads that file as
-    written (the model-specific classes rebuild their normalizer and would drop it). With
-    ``max_length`` and ``truncation``, ``truncation=True`` in a pipeline cuts a long review to the
-    training window, from the side that keeps most of what training kept (``TRUNCATION_SIDE``).
-    """
-    import json
-    from pathlib import Path
-
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    tokenizer.save_pretrained(directory)
-    updates = {}
-    if max_length is not None:
-        updates["model_max_length"] = max_length
-    if truncation is not None:
-        updates["truncation_side"] = TRUNCATION_SIDE[truncation]
-    if backend is not None:  # a fast tokenizer: bake the line-break normalizer into tokenizer.json
-        _bake_line_breaks(backend, Path(directory) / "tokenizer.json")
-        updates["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_path = Path(directory) / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config_path.write_text(json.dumps({**config, **updates}, indent=2) + "\n", encoding="utf-8")
-
-
-def _bake_line_breaks(backend, path) -> None:
-    from tokenizers import Regex, normalizers
-
-    line_breaks = normalizers.Replace(Regex(r"<\s*[bB][rR]\s*/?\s*>"), " ")
-    steps = [line_breaks] + ([backend.normalizer] if backend.normalizer is not None else [])
-    patched = backend.__class__.from_str(backend.to_str())
-    patched.normalizer = normalizers.Sequence(steps)
-    patched.save(str(path))

@@ -23,11 +23,11 @@ from .backends import (
     TorchBackend,
     TorchInt8Backend,
     default_threads,
-    pad_batch,
     resolve_backend,
 )
 from .config import TrainConfig
-from .errors import UserError
+from .errors import UserError, is_local_path
+from .metrics import softmax
 from .model import _from_pretrained, load_tokenizer
 from .text import Encoder, InvalidTextError, check_text
 
@@ -108,6 +108,17 @@ def batches_by_length(lengths: Sequence[int], batch_size: int, max_batch_tokens:
         yield batch
 
 
+def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) for reviews of token ids, right-padded to the longest."""
+    width = max(len(row) for row in ids)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return input_ids, mask
+
+
 def max_length_checked(max_length: int, config) -> int:
     """``max_length`` if the model's position embeddings cover it, else a UserError."""
     window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
@@ -151,10 +162,6 @@ class Classifier:
             self._model = load_classifier_model(self._model_path).to(self.device).eval()
         return self._model
 
-    @model.setter
-    def model(self, value) -> None:
-        self._model = value
-
     @property
     def backend_name(self) -> str:
         return self.backend.name
@@ -177,9 +184,9 @@ class Classifier:
 
         name = str(name_or_path)
         local = Path(name).expanduser()
-        # Hub ids are "owner/name"; anything else that is not on disk is a missing local folder
-        # (the usual case: `saved_model` before training), which deserves the "train one" message.
-        if local.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        # A saved classifier on the Hub is "owner/name"; a bare name not on disk is a missing local
+        # folder (the usual case: `saved_model` before training), which deserves the "train one" message.
+        if is_local_path(name, bare_names=True):
             check_model_dir(local)
             name = str(local)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -234,8 +241,7 @@ class Classifier:
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         """One :class:`Prediction` per review, in input order."""
         logits = self.predict_logits(texts, batch_size=batch_size)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        probabilities = softmax(logits)
         predictions = []
         for row in probabilities:
             scores = {self.id2label[i]: float(p) for i, p in enumerate(row)}

@@ -1,4 +1,4 @@
-"""Write a model directory atomically, with its metrics, plots, config and model card.
+"""Write a model directory atomically, with its tokenizer, metrics, plots, config and model card.
 
 The directory is built beside the target under a hidden name and renamed into place at the end,
 so a failed or interrupted run never leaves a half-written or mixed ``saved_model/``: readers see
@@ -26,15 +26,16 @@ from .errors import UserError
 MODEL_MARKERS = ("config.json", "training_config.json", "model.safetensors")
 
 
-def check_output_dir(path: str | Path) -> Path:
-    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory."""
+def check_output_dir(path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Path:
+    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory
+    (or by another folder this project writes, recognised by one of ``markers``)."""
     path = Path(path).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise UserError(f"output_dir '{path}' exists and is not a directory.")
-    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in MODEL_MARKERS):
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
         raise UserError(
             f"output_dir '{path}' is a non-empty folder that does not hold a model; "
-            "refusing to replace it. Choose another --output_dir."
+            "refusing to replace it. Choose another --output-dir."
         )
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -44,9 +45,10 @@ def check_output_dir(path: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield an empty staging folder; on success it replaces ``target`` in one rename."""
-    target = check_output_dir(target)
+def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
+    non-empty ``target`` is only replaced if it holds one of ``markers``."""
+    target = check_output_dir(target, markers)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield staging
@@ -191,3 +193,45 @@ from imdb_sentiment import Classifier
 Classifier.from_pretrained("path/to/this/folder").predict(["A wonderful, moving film."])
 ```
 """
+
+
+# The side a plain tokenizer cuts from, for each training truncation strategy: "left" keeps the
+# end of a review. head_tail keeps 3/4 of its window from the end, so "left" is the closest a
+# tokenizer can get to it (a tokenizer truncates from one side only).
+TRUNCATION_SIDE = {"head": "right", "tail": "left", "head_tail": "left"}
+
+
+def save_tokenizer(
+    tokenizer, directory, max_length: int | None = None, truncation: str | None = None
+) -> None:
+    """Save ``tokenizer`` so that a plain ``transformers.pipeline`` sees reviews as training did.
+
+    The HTML line breaks removed before training (``text.clean_text``) are also removed by a
+    normalizer baked into ``tokenizer.json``; the generic fast-tokenizer class loads that file as
+    written (the model-specific classes rebuild their normalizer and would drop it). With
+    ``max_length`` and ``truncation``, ``truncation=True`` in a pipeline cuts a long review to the
+    training window, from the side that keeps most of what training kept (``TRUNCATION_SIDE``).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    tokenizer.save_pretrained(directory)
+    updates = {}
+    if max_length is not None:
+        updates["model_max_length"] = max_length
+    if truncation is not None:
+        updates["truncation_side"] = TRUNCATION_SIDE[truncation]
+    if backend is not None:  # a fast tokenizer: bake the line-break normalizer into tokenizer.json
+        _bake_line_breaks(backend, Path(directory) / "tokenizer.json")
+        updates["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path = Path(directory) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config_path.write_text(json.dumps({**config, **updates}, indent=2) + "\n", encoding="utf-8")
+
+
+def _bake_line_breaks(backend, path) -> None:
+    from tokenizers import Regex, normalizers
+
+    line_breaks = normalizers.Replace(Regex(r"<\s*[bB][rR]\s*/?\s*>"), " ")
+    steps = [line_breaks] + ([backend.normalizer] if backend.normalizer is not None else [])
+    patched = backend.__class__.from_str(backend.to_str())
+    patched.normalizer = normalizers.Sequence(steps)
+    patched.save(str(path))

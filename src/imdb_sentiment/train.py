@@ -1,4 +1,5 @@
-"""The training flow: seed, data, model, freeze, Trainer, evaluate, calibrate, save.
+"""The training flow: seed, data, model, freeze, Trainer, evaluate, calibrate, save; :func:`train`
+first, then its helpers in the order it calls them.
 
     python -m imdb_sentiment train --model distilbert-base-uncased --data stanfordnlp/imdb
 
@@ -15,11 +16,9 @@ model, its metrics, plots and checkpoints.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +26,14 @@ import numpy as np
 import pandas as pd
 
 from .calibrate import fit_calibration, fold_into_output_layer
+from .callbacks import timed_steps, training_callbacks
 from .check import behaviour_metrics
+from .checkpoints import resume_point
 from .config import TrainConfig, resolve_config
 from .crops import crop_splits
 from .data import Splits, load_splits
 from .distributed import quiet_replicas
-from .errors import TrainingDivergedError, UserError
+from .errors import TrainingDivergedError
 from .lora import apply_lora, merge_lora
 from .metrics import (
     classification_metrics,
@@ -48,12 +49,11 @@ from .model import (
     freeze_lower_layers,
     load_model,
     load_tokenizer,
-    save_tokenizer,
     set_attention_dropout,
     set_hidden_dropout,
 )
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
-from .save import atomic_directory, check_output_dir, model_card, write_json
+from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
 from .text import Encoder
 
 logger = logging.getLogger(__name__)
@@ -66,58 +66,120 @@ class TrainResult:
     config: TrainConfig
 
 
-def timed_steps(train_samples: int, batch_size: int) -> int:
-    """Steps until the Trainer's first length-grouped megabatch is done. Its sampler sorts each
-    megabatch longest first (transformers' ``get_length_grouped_indices``: 50 batches, or a quarter
-    of the data if that is less), so the first few steps are the slowest of the run and only a
-    whole megabatch, a random sample of the reviews, times a typical step."""
-    return max(1, min(train_samples // (batch_size * 4), 50))
+def train(config: TrainConfig) -> TrainResult:
+    """Fine-tune ``config.model`` on ``config.data`` and save it to ``config.output_dir``.
+
+    The process-wide TF32 setting is the same after this returns (or raises) as before it."""
+    with float32_precision_kept() as restore_float32_precision:
+        return _train(resolve_config(config), restore_float32_precision)
 
 
-def _callbacks(estimate_after: int, clock=time.perf_counter):
-    from transformers import TrainerCallback
+def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
-    class StopOnNonFiniteLoss(TrainerCallback):
-        """A NaN or infinite loss poisons every later step: stop at once, save nothing."""
+    output_dir = check_output_dir(config.output_dir)
+    precision = choose_precision(config.precision, config.device)
+    checkpoints = config.checkpoint_path()
+    args = training_arguments(config, precision)
+    quiet_replicas(args.process_index == 0)
+    resume_from = resume_point(args, checkpoints, config.resume)
+    set_seed(config.seed)
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"The training loss became {loss} at step {state.global_step}; nothing was "
-                    "saved. Lower --learning_rate or check the data."
-                )
+    # Each node's main process reads the data and model first (downloading a Hub dataset or model
+    # into the cache once); the others then read the cache. Every process needs the splits in its
+    # own memory anyway, and they are identical: the split and sampling are seeded.
+    with args.main_process_first(desc="loading the data and model"):
+        splits = load_splits(config)
+        tokenizer = load_tokenizer(config.model)
+        model = load_model(config.model)
+    if config.attention_dropout is not None:
+        set_attention_dropout(model, config.attention_dropout)
+    if config.hidden_dropout is not None:
+        set_hidden_dropout(model, config.hidden_dropout)
+    if config.freeze_layers is None:  # the default depends on the depth, known now
+        depth = len(find_layers(model)[1])
+        config = dataclasses.replace(config, freeze_layers=default_freeze_layers(depth, config.method))
+    freeze_report = freeze_lower_layers(model, config.freeze_layers)
+    if config.method == "lora":
+        model, freeze_report = apply_lora(
+            model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
+        )
+    encoder = Encoder(tokenizer, config.max_length, config.truncation)
+    splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
+    train_set = encode_frame(encoder, splits.train)
+    validation_set = encode_frame(encoder, splits.validation)
 
-    class EstimateTime(TrainerCallback):
-        """Print the expected training time once ``estimate_after`` steps have been timed."""
+    if args.process_index == 0:
+        print(_describe_recipe(config, splits, freeze_report, precision, args.world_size))
+    callbacks = training_callbacks(timed_steps(len(train_set), config.batch_size))
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
+    evaluations = RememberEvaluation()
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=validation_set,
+        # Multiples of 8 tokens let fp16/bf16 matmuls use the GPU's tensor cores.
+        data_collator=DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=8 if config.device == "cuda" else None
+        ),
+        compute_metrics=evaluations,
+        callbacks=callbacks,
+    )
+    evaluations.trainer = trainer
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
+    if not math.isfinite(train_output.training_loss):
+        raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
 
-        started = first_step = None
-
-        def on_step_begin(self, args, state, control, **kwargs):
-            if self.started is None:  # the first step of this run (a resumed one starts later)
-                self.started, self.first_step = clock(), state.global_step
-
-        def on_step_end(self, args, state, control, **kwargs):
-            done = state.global_step - self.first_step
-            if done == estimate_after and state.global_step < state.max_steps and state.is_world_process_zero:
-                per_step = (clock() - self.started) / done
-                minutes = per_step * (state.max_steps - self.first_step) / 60
-                print(
-                    f"Estimated training time: {minutes:.1f} min for {state.max_steps - self.first_step} "
-                    f"steps (timed over the first {done})."
-                )
-
-    return [StopOnNonFiniteLoss(), EstimateTime()]
-
-
-def encode_frame(encoder: Encoder, frame: pd.DataFrame):
-    """A ``datasets.Dataset`` of token ids, lengths (for length grouping) and labels."""
-    import datasets
-
-    encoded = encoder(frame["text"].tolist())
-    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
-    encoded["labels"] = frame["label"].tolist()
-    return datasets.Dataset.from_dict(encoded)
+    if config.method == "lora":  # adapters merged: a plain transformers model, calibrated and saved as one
+        trainer.model = merge_lora(trainer.model)
+    # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's own
+    # TF32 setting), so calibration and the metrics describe the saved model. Epoch-end logits
+    # computed under autocast are not reused.
+    used = {**precision.to_dict(), "tf32": tf32_enabled(), "evaluation": "fp32"}
+    restore_float32_precision()
+    serve_in_fp32(trainer)
+    remembered = evaluations.for_kept_model(trainer) if precision.dtype == "fp32" else None
+    labels, logits = _predict(trainer, validation_set, remembered)
+    calibration = None
+    if config.calibrate:
+        logits, calibration = _calibrate(trainer, labels, logits)
+    test = _predict(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None
+    metrics = {
+        "validation": classification_metrics(labels, softmax_positive(logits)),
+        "test": classification_metrics(test[0], softmax_positive(test[1])) if test else None,
+        "calibration": calibration,
+        "train": {
+            "train_samples": len(splits.train),
+            "train_runtime_s": train_output.metrics["train_runtime"],
+            "train_samples_per_second": train_output.metrics["train_samples_per_second"],
+            "train_loss": train_output.training_loss,
+            "epochs": config.epochs,
+        },
+        "model": {
+            "method": config.method,
+            **vars(freeze_report),
+            "trainable_percent": freeze_report.trainable_percent,
+        },
+        "precision": used,
+    }
+    metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts (check.py)
+    if trainer.is_world_process_zero():
+        with atomic_directory(output_dir) as staging:
+            trainer.model.save_pretrained(staging)
+            save_tokenizer(tokenizer, staging, config.max_length, config.truncation)
+            config.save(staging)
+            write_json(staging / "metrics.json", metrics)
+            plot_training_curves(trainer.state.log_history, staging / "training_curves.png")
+            best = metrics["test"] or metrics["validation"]
+            split = "test" if metrics["test"] else "validation"
+            plot_confusion_matrix(best["confusion_matrix"], staging / "confusion_matrix.png", split)
+            (staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
+        shutil.rmtree(checkpoints, ignore_errors=True)  # only needed to resume a failed run
+        print(f"Saved the model to {output_dir}: validation accuracy {metrics['validation']['accuracy']:.4f}")
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(output_dir=output_dir, metrics=metrics, config=config)
 
 
 def training_arguments(config: TrainConfig, precision: Precision | None = None):
@@ -160,6 +222,16 @@ def training_arguments(config: TrainConfig, precision: Precision | None = None):
         # parameter goes unused: skip the extra autograd-graph walk every step.
         ddp_find_unused_parameters=False,
     )
+
+
+def encode_frame(encoder: Encoder, frame: pd.DataFrame):
+    """A ``datasets.Dataset`` of token ids, lengths (for length grouping) and labels."""
+    import datasets
+
+    encoded = encoder(frame["text"].tolist())
+    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+    encoded["labels"] = frame["label"].tolist()
+    return datasets.Dataset.from_dict(encoded)
 
 
 def _describe_recipe(
@@ -239,151 +311,3 @@ def _calibrate(trainer, labels, logits) -> tuple[np.ndarray, dict | None]:
         "validation_accuracy_before": float(np.mean(predicted == labels)),
         "validation_positive_rate_before": float(np.mean(predicted)),
     }
-
-
-def _complete(checkpoint: Path) -> bool:
-    """The Trainer writes trainer_state.json last, so a checkpoint without a readable one was cut
-    off mid-write (the Trainer does not write checkpoints atomically)."""
-    try:
-        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _last_checkpoint(checkpoints: Path) -> str:
-    """The newest complete checkpoint; half-written ones (a run killed while saving) are removed."""
-    found = sorted(
-        (p for p in checkpoints.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
-        key=lambda p: int(p.name.split("-")[-1]),
-    )
-    complete = [p for p in found if _complete(p)]
-    for partial in (p for p in found if p not in complete):
-        logger.warning("Removing the incomplete checkpoint %s (the run stopped while saving it).", partial)
-        shutil.rmtree(partial, ignore_errors=True)
-    if not complete:
-        raise UserError(f"--resume was given but there is no complete checkpoint in '{checkpoints}'.")
-    return str(complete[-1])
-
-
-def train(config: TrainConfig) -> TrainResult:
-    """Fine-tune ``config.model`` on ``config.data`` and save it to ``config.output_dir``.
-
-    The process-wide TF32 setting is the same after this returns (or raises) as before it."""
-    with float32_precision_kept() as restore_float32_precision:
-        return _train(resolve_config(config), restore_float32_precision)
-
-
-def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
-
-    output_dir = check_output_dir(config.output_dir)
-    precision = choose_precision(config.precision, config.device)
-    checkpoints = config.checkpoint_path()
-    # Under accelerate launch every process runs this function; only process 0 touches the
-    # checkpoint folder (resume scan, clean-up of partial or old checkpoints) while the others wait
-    # at a barrier, so no process lists a folder another is deleting. With one process these
-    # context managers do nothing.
-    args = training_arguments(config, precision)
-    quiet_replicas(args.process_index == 0)
-    with args.main_process_first(local=False, desc="checkpoint scan"):
-        resume_from = _last_checkpoint(checkpoints) if config.resume else None
-        if args.process_index == 0 and not config.resume and checkpoints.is_dir():
-            shutil.rmtree(checkpoints)  # a fresh run must not mix with an old run's checkpoints
-    set_seed(config.seed)
-
-    # Each node's main process reads the data and model first (downloading a Hub dataset or model
-    # into the cache once); the others then read the cache. Every process needs the splits in its
-    # own memory anyway, and they are identical: the split and sampling are seeded.
-    with args.main_process_first(desc="loading the data and model"):
-        splits = load_splits(config)
-        tokenizer = load_tokenizer(config.model)
-        model = load_model(config.model)
-    if config.attention_dropout is not None:
-        set_attention_dropout(model, config.attention_dropout)
-    if config.hidden_dropout is not None:
-        set_hidden_dropout(model, config.hidden_dropout)
-    if config.freeze_layers is None:  # the default depends on the depth, known now
-        depth = len(find_layers(model)[1])
-        config = dataclasses.replace(config, freeze_layers=default_freeze_layers(depth, config.method))
-    freeze_report = freeze_lower_layers(model, config.freeze_layers)
-    if config.method == "lora":
-        model, freeze_report = apply_lora(
-            model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
-        )
-    encoder = Encoder(tokenizer, config.max_length, config.truncation)
-    splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
-    train_set = encode_frame(encoder, splits.train)
-    validation_set = encode_frame(encoder, splits.validation)
-
-    if args.process_index == 0:
-        print(_describe_recipe(config, splits, freeze_report, precision, args.world_size))
-    callbacks = _callbacks(timed_steps(len(train_set), config.batch_size))
-    if config.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    evaluations = RememberEvaluation()
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=validation_set,
-        # Multiples of 8 tokens let fp16/bf16 matmuls use the GPU's tensor cores.
-        data_collator=DataCollatorWithPadding(
-            tokenizer, pad_to_multiple_of=8 if config.device == "cuda" else None
-        ),
-        compute_metrics=evaluations,
-        callbacks=callbacks,
-    )
-    evaluations.trainer = trainer
-    train_output = trainer.train(resume_from_checkpoint=resume_from)
-    if not math.isfinite(train_output.training_loss):
-        raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
-
-    if config.method == "lora":  # adapters merged: a plain transformers model, calibrated and saved as one
-        trainer.model = merge_lora(trainer.model)
-    # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's own
-    # TF32 setting), so calibration and the metrics describe the saved model. Epoch-end logits
-    # computed under autocast are not reused.
-    used = {**precision.to_dict(), "tf32": tf32_enabled(), "evaluation": "fp32"}
-    restore_float32_precision()
-    serve_in_fp32(trainer)
-    remembered = evaluations.for_kept_model(trainer) if precision.dtype == "fp32" else None
-    labels, logits = _predict(trainer, validation_set, remembered)
-    calibration = None
-    if config.calibrate:
-        logits, calibration = _calibrate(trainer, labels, logits)
-    test = _predict(trainer, encode_frame(encoder, splits.test)) if splits.test is not None else None
-    metrics = {
-        "validation": classification_metrics(labels, softmax_positive(logits)),
-        "test": classification_metrics(test[0], softmax_positive(test[1])) if test else None,
-        "calibration": calibration,
-        "train": {
-            "train_samples": len(splits.train),
-            "train_runtime_s": train_output.metrics["train_runtime"],
-            "train_samples_per_second": train_output.metrics["train_samples_per_second"],
-            "train_loss": train_output.training_loss,
-            "epochs": config.epochs,
-        },
-        "model": {
-            "method": config.method,
-            **vars(freeze_report),
-            "trainable_percent": freeze_report.trainable_percent,
-        },
-        "precision": used,
-    }
-    metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts (check.py)
-    if trainer.is_world_process_zero():
-        with atomic_directory(output_dir) as staging:
-            trainer.model.save_pretrained(staging)
-            save_tokenizer(tokenizer, staging, config.max_length, config.truncation)
-            config.save(staging)
-            write_json(staging / "metrics.json", metrics)
-            plot_training_curves(trainer.state.log_history, staging / "training_curves.png")
-            best = metrics["test"] or metrics["validation"]
-            split = "test" if metrics["test"] else "validation"
-            plot_confusion_matrix(best["confusion_matrix"], staging / "confusion_matrix.png", split)
-            (staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
-        shutil.rmtree(checkpoints, ignore_errors=True)  # only needed to resume a failed run
-        print(f"Saved the model to {output_dir}: validation accuracy {metrics['validation']['accuracy']:.4f}")
-    trainer.accelerator.wait_for_everyone()
-    return TrainResult(output_dir=output_dir, metrics=metrics, config=config)

@@ -1,0 +1,108 @@
+"""Every benchmark script answers ``--help`` from the repository root, and none patches the package.
+
+The benchmarks measure the product's own code, so a script may call into ``imdb_sentiment`` but
+never assign to its attributes (or to transformers'): a patched run measures something else, and
+breaks when the patched code changes.
+
+.venv/bin/python -m pytest tests/test_benchmarks.py -q
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(path for path in (ROOT / "benchmarks").glob("*.py") if path.name != "common.py")
+PATCHED = ("imdb_sentiment", "transformers")
+
+
+def patched_names(path: Path) -> list[str]:
+    """``module.attr = ...`` or ``setattr(module, ...)`` on a name imported from PATCHED."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith(PATCHED)}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PATCHED):
+            imported |= {alias.asname or alias.name for alias in node.names}
+
+    def root(node: ast.AST) -> str | None:
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    found = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        found += [ast.unparse(t) for t in targets if isinstance(t, ast.Attribute) and root(t) in imported]
+        is_setattr = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr"
+        if is_setattr and node.args and root(node.args[0]) in imported:
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_the_scripts_are_the_products_benchmarks():
+    names = {path.stem for path in SCRIPTS}
+    assert {"train_imdb", "training", "inference", "load", "explain_faithfulness", "gpu_epoch"} <= names
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_script_answers_help_from_the_repository_root(script):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, str(script.relative_to(ROOT)), "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_script_does_not_patch_the_package(script):
+    assert patched_names(script) == []
+
+
+def test_the_patch_finder_sees_assignments_and_setattr(tmp_path):
+    script = tmp_path / "patching.py"
+    script.write_text(
+        "from imdb_sentiment import train\nimport transformers\n"
+        "train.training_arguments = None\nsetattr(transformers.Trainer, 'train', None)\nx = 1\n"
+    )
+    assert patched_names(script) == [
+        "train.training_arguments",
+        "setattr(transformers.Trainer, 'train', None)",
+    ]
+
+
+def test_missing_data_is_one_clear_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    missing = str(tmp_path / "nothing.parquet")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/explain_faithfulness.py",
+            "--data",
+            missing,
+            "--model-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"error: no data at '{missing}'; pass --data" in result.stderr
