@@ -3,7 +3,7 @@
 Instead of training whole layers, LoRA freezes every pretrained weight and learns a low-rank
 update ``B @ A`` (rank ``r``, scaled by ``alpha / r``) beside each attention projection, while the
 classifier head trains fully (peft's ``modules_to_save``). The frozen lower layers of
-``--freeze_layers`` get no adapters, so the two combine: the embeddings and the lowest layers stay
+``--freeze-layers`` get no adapters, so the two combine: the embeddings and the lowest layers stay
 exactly as pretrained, the upper layers adapt through their adapters. Before saving, the adapters
 are merged into the weights (``merge_and_unload``), so ``saved_model/`` is a plain transformers
 model that loads without peft.

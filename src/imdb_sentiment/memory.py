@@ -11,6 +11,8 @@ mmap threshold makes large buffers go back to the operating system when a forwar
     from imdb_sentiment.memory import limit_malloc_growth
     limit_malloc_growth()      # once, early in a server process (gradioApp.py does it)
 
+``PeakMemory`` measures the most memory a block of code added (the sweep uses it per run).
+
 Elsewhere than glibc (macOS, Windows, musl) these are no-ops. ``benchmarks/load.py`` measures the
 effect (README "Reliability and security").
 """
@@ -21,6 +23,7 @@ import ctypes
 import logging
 import os
 import sys
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +79,51 @@ def release_free_memory() -> bool:
     """Return the free memory malloc still holds to the operating system (glibc's malloc_trim)."""
     libc = _glibc()
     return bool(libc.malloc_trim(ctypes.c_size_t(0))) if libc is not None else False
+
+
+class PeakMemory:
+    """The most memory a block of code added, in MiB (``None`` where it cannot be measured)."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.peak_mb: float | None = None
+        self.peak_rss_mb: float | None = None  # the whole process's, on a CPU
+        self.method = "cuda max_memory_allocated" if device == "cuda" else "RSS high-water mark (VmHWM)"
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            self.start = torch.cuda.memory_allocated()
+        else:
+            self.start = _status_kib("VmRSS")
+            self.resettable = _reset_high_water_mark()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        if self.device == "cuda":
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self.start) / 2**20
+        elif self.start is not None and self.resettable:
+            high_water = _status_kib("VmHWM")
+            self.peak_mb, self.peak_rss_mb = (high_water - self.start) / 1024, high_water / 1024
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_high_water_mark() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # 5: reset VmHWM to the current RSS
+    except OSError:
+        return False
+    return True

@@ -20,10 +20,8 @@ process's resident-set high-water mark (``VmHWM``), reset before each run throug
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import gc
-import json
 import math
 import shutil
 import tempfile
@@ -34,25 +32,10 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .errors import UserError
+from .memory import PeakMemory
+from .sweep_report import format_table, write_results
 
 DEFAULT_FREEZE = "0,2,3,4,6"  # every even split of a 6-layer encoder (DistilBERT, MiniLM), and 3
-COLUMNS = (
-    "setting",
-    "learning_rate",
-    "trainable_parameters",
-    "trainable_percent",
-    "train_runtime_s",
-    "train_samples_per_second",
-    "peak_memory_mb",
-    "peak_rss_mb",
-    "validation_accuracy",
-    "validation_interval",
-    "validation_n",
-    "short_accuracy",
-    "short_interval",
-    "short_n",
-    "error",
-)
 
 
 @dataclass(frozen=True)
@@ -95,54 +78,6 @@ def interval(accuracy: float | None, n: int | None) -> float | None:
     if accuracy is None or not n:
         return None
     return 2 * math.sqrt(accuracy * (1 - accuracy) / n)
-
-
-class PeakMemory:
-    """The most memory a block of code added, in MiB (``None`` where it cannot be measured)."""
-
-    def __init__(self, device: str):
-        self.device = device
-        self.peak_mb: float | None = None
-        self.peak_rss_mb: float | None = None  # the whole process's, on a CPU
-        self.method = "cuda max_memory_allocated" if device == "cuda" else "RSS high-water mark (VmHWM)"
-
-    def __enter__(self) -> PeakMemory:
-        import torch
-
-        if self.device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-            self.start = torch.cuda.memory_allocated()
-        else:
-            self.start = _status_kib("VmRSS")
-            self.resettable = _reset_high_water_mark()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import torch
-
-        if self.device == "cuda":
-            self.peak_mb = (torch.cuda.max_memory_allocated() - self.start) / 2**20
-        elif self.start is not None and self.resettable:
-            high_water = _status_kib("VmHWM")
-            self.peak_mb, self.peak_rss_mb = (high_water - self.start) / 1024, high_water / 1024
-
-
-def _status_kib(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_high_water_mark() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # 5: reset VmHWM to the current RSS
-    except OSError:
-        return False
-    return True
 
 
 def short_text_accuracy(model_dir: Path, short: object) -> tuple[float, int]:
@@ -288,87 +223,6 @@ def _summary(row: dict) -> str:
     if row.get("short_accuracy") is not None:
         text += f", short texts {row['short_accuracy']:.4f}"
     return text
-
-
-# How each column prints in the table (None: as it is).
-FORMATS = {
-    "learning_rate": "{:g}",
-    "trainable_parameters": "{:,}",
-    "trainable_percent": "{:.2f}",
-    "train_runtime_s": "{:.0f}",
-    "train_samples_per_second": "{:.2f}",
-    "peak_memory_mb": "{:,.0f}",
-    "peak_rss_mb": "{:,.0f}",
-    "validation_accuracy": "{:.4f}",
-    "validation_interval": "{:.4f}",
-    "short_accuracy": "{:.4f}",
-    "short_interval": "{:.4f}",
-}
-
-
-def _cell(column: str, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return FORMATS.get(column, "{}").format(value)
-
-
-def format_table(rows: Sequence[dict]) -> str:
-    """A Markdown table of the rows (the columns that any row has)."""
-    columns = [c for c in COLUMNS if any(row.get(c) is not None for row in rows)]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(c, row.get(c)) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def write_results(rows: Sequence[dict], output_dir: Path) -> None:
-    (output_dir / "sweep.json").write_text(json.dumps(list(rows), indent=2) + "\n", encoding="utf-8")
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with open(output_dir / "sweep.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    plot_sweep(rows, output_dir / "sweep.png")
-
-
-def plot_sweep(rows: Sequence[dict], path: Path) -> None:
-    """Validation accuracy (with its interval) against training time, one labelled point a setting."""
-    from .metrics import _pyplot
-
-    plt = _pyplot()
-    done = [row for row in rows if not row.get("error")]
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for row in done:
-        marker = "s" if row["method"] == "lora" else "o"
-        axes.errorbar(
-            row["train_runtime_s"],
-            row["validation_accuracy"],
-            yerr=row["validation_interval"],
-            fmt=marker,
-            color="tab:blue",
-            capsize=3,
-        )
-        axes.annotate(
-            f"{row['setting']} ({row['trainable_percent']:.1f}%)",
-            (row["train_runtime_s"], row["validation_accuracy"]),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=8,
-        )
-        if row.get("short_accuracy") is not None:
-            axes.plot(
-                row["train_runtime_s"], row["short_accuracy"], marker, color="tab:orange", fillstyle="none"
-            )
-    if any(row.get("short_accuracy") is not None for row in done):
-        axes.plot([], [], "o", color="tab:blue", label="validation (+-2 s.e.)")
-        axes.plot([], [], "o", color="tab:orange", fillstyle="none", label="short texts")
-        axes.legend(loc="lower right", fontsize=8)
-    axes.set_xlabel("training time (s)")
-    axes.set_ylabel("accuracy")
-    axes.set_title("Accuracy against training time (label: setting, trainable %)", fontsize=10)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def main(argv: Sequence[str]) -> int:
