@@ -85,7 +85,7 @@ def test_scorer_matches_classifier_and_keeps_bad_rows(trained_model_dir, classif
     predictions = classifier.predict(texts)
     assert out["label"][:30].tolist() == [p.label for p in predictions]
     assert out["score_POSITIVE"][:30].to_numpy() == pytest.approx(
-        [p.scores["POSITIVE"] for p in predictions], abs=1e-6
+        [p.scores["POSITIVE"] for p in predictions], abs=1e-5
     )
     assert out["error"][:30].isna().all() and out["error"][30:].notna().all()
     assert out["label"][30:].isna().all() and out["text"].tolist()[-1] == "42"
@@ -140,8 +140,10 @@ def check_complete(output: Path, want: pd.DataFrame) -> pd.DataFrame:
     merged = want.merge(got, on=["source_file", "source_row"], suffixes=("", "_ray"), validate="1:1")
     assert len(merged) == len(want) == len(got)
     assert (merged["label"] == merged["label_ray"]).all()
+    # Equal up to float32 rounding: the actors run other batch compositions and thread counts
+    # than the one process, and oneDNN's reductions (AVX-512 ones especially) follow them.
     assert merged["score_POSITIVE_ray"].to_numpy() == pytest.approx(
-        merged["score_POSITIVE"].to_numpy(), abs=1e-6
+        merged["score_POSITIVE"].to_numpy(), abs=1e-5
     )
     assert merged["error"].isna().all()
     return got
