@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import glob
 import io
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -200,17 +201,24 @@ def score_with_ray(
         # one would leave them idle forever when num_workers * cpus_per_worker fills the cluster.
         light = {"num_cpus": 0}
         dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8), **light)
-        dataset.map_batches(
-            scorer,
-            fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
-            batch_size=rows_per_call,
-            batch_format="pandas",
-            compute=ray.data.ActorPoolStrategy(size=num_workers),
-            num_cpus=cpus_per_worker,
-            num_gpus=gpus_per_worker,
-            max_restarts=max_retries,
-            max_task_retries=max_retries,
-        ).write_parquet(str(output), ray_remote_args=light)
+        with warnings.catch_warnings():
+            # Ray Data's own default is unbounded restarts and retries, so a batch that kills
+            # its worker every time (out of memory) would loop forever; the bound can only be
+            # passed as a remote argument, which Ray 2.60 flags as deprecated with no named
+            # replacement yet.
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            scored = dataset.map_batches(
+                scorer,
+                fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
+                batch_size=rows_per_call,
+                batch_format="pandas",
+                compute=ray.data.ActorPoolStrategy(size=num_workers),
+                num_cpus=cpus_per_worker,
+                num_gpus=gpus_per_worker,
+                max_restarts=max_retries,
+                max_task_retries=max_retries,
+            )
+        scored.write_parquet(str(output), ray_remote_args=light)
     finally:
         if started:
             ray.shutdown()
