@@ -78,7 +78,14 @@ def plot_sweep(rows: Sequence[dict], path: Path) -> None:
     plt = _pyplot()
     done = [row for row in rows if not row.get("error")]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for row in done:
+    times = sorted(row["train_runtime_s"] for row in done)
+    close = 0.15 * ((times[-1] - times[0]) if times else 0) or 1e-9  # about a label's width
+    previous_time, below = None, False
+    for row in sorted(done, key=lambda row: row["train_runtime_s"]):
+        # Labels of points close in time would print over each other: alternate above and below.
+        near = previous_time is not None and row["train_runtime_s"] - previous_time < close
+        below = near and not below
+        previous_time = row["train_runtime_s"]
         marker = "s" if row["method"] == "lora" else "o"
         axes.errorbar(
             row["train_runtime_s"],
@@ -92,7 +99,7 @@ def plot_sweep(rows: Sequence[dict], path: Path) -> None:
             f"{row['setting']} ({row['trainable_percent']:.1f}%)",
             (row["train_runtime_s"], row["validation_accuracy"]),
             textcoords="offset points",
-            xytext=(6, 4),
+            xytext=(6, -12 if below else 4),
             fontsize=8,
         )
         if row.get("short_accuracy") is not None:
