@@ -76,6 +76,29 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
+NEGATION = "not"
+NEGATION_VOCAB = VOCAB + [NEGATION]  # appended, so the ids of VOCAB (and the other tiny models) stay
+
+
+def make_negated_reviews(n: int, seed: int = 0, negated_fraction: float = 0.3) -> pd.DataFrame:
+    """Short generated reviews with one marker word; in ``negated_fraction`` of them "not" stands
+    just before the marker and flips the label ("the plot was not boring" is positive). Column
+    ``negated`` says which. Fewer than half are negated so that the marker alone is a first,
+    partial signal: with exactly half, neither word predicts the label by itself (an XOR) and a
+    tiny model stays at chance."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        polarity, negated = i % 2, rng.random() < negated_fraction
+        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 10))]
+        marker = rng.choice(POSITIVE_MARKERS if polarity else NEGATIVE_MARKERS)
+        at = rng.randrange(len(words) + 1)
+        words[at:at] = [NEGATION, marker] if negated else [marker]
+        rows.append((" ".join(words) + " .", polarity ^ negated, negated))
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["text", "label", "negated"])
+
+
 def save_tiny_model(
     directory: Path,
     architecture: str = "distilbert",
