@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from imdb_sentiment import Classifier
-from imdb_sentiment.app import EXAMPLES, AppSettings, Service, build_demo, headline_metrics, launch
+from imdb_sentiment.app import EXAMPLES, AppSettings, Service, build_demo, launch
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = AppSettings(max_file_size="64kb", max_rows=50, max_batch_size=8)
@@ -72,20 +71,6 @@ def check_label(result: dict, expected: str) -> None:
 
 
 # ---- handlers and page content, without a server ------------------------------------------------
-
-
-def test_headline_metrics(trained_model_dir, tmp_path):
-    text = headline_metrics(trained_model_dir)
-    metrics = json.loads((trained_model_dir / "metrics.json").read_text())
-    split = "test" if metrics.get("test") else "validation"  # the test split when the data had one
-    assert f"{split} split" in text and f"accuracy **{metrics[split]['accuracy']:.3f}**" in text
-    (tmp_path / "metrics.json").write_text(
-        json.dumps({"test": None, "validation": {"accuracy": 0.5, "n": 10}})
-    )
-    assert "validation split on 10 reviews: accuracy **0.500**" in headline_metrics(tmp_path)
-    assert "No metrics.json" in headline_metrics(tmp_path / "nowhere") and "No metrics" in headline_metrics(
-        None
-    )
 
 
 def test_examples_cover_the_promised_kinds(classifier):
@@ -273,14 +258,3 @@ def test_gradio_app_defaults_are_safe():
 
     args = parse_args([])
     assert (args.host, args.port, args.share, args.model_dir) == ("127.0.0.1", 7860, False, "saved_model")
-
-
-def test_trust_note_for_short_inputs_and_unsure_scores(trained_model_dir):
-    from imdb_sentiment.app import trust_note
-
-    assert "Short input (3 words)" in trust_note("Not bad, really.", {"POSITIVE": 0.95, "NEGATIVE": 0.05})
-    assert "Unsure" in trust_note(" ".join(["word"] * 40), {"POSITIVE": 0.55, "NEGATIVE": 0.45})
-    assert trust_note(" ".join(["word"] * 40), {"POSITIVE": 0.95, "NEGATIVE": 0.05}) == ""
-    both = trust_note("Hmm.", {"POSITIVE": 0.52, "NEGATIVE": 0.48})
-    assert "Short input (1 word)" in both and "Unsure" in both
-    assert "behavioural check" in headline_metrics(trained_model_dir)  # training stored it

@@ -69,3 +69,9 @@ def test_type_a_review_and_read_the_label(page, app_url, tmp_path):
     review.fill("a superb film .")  # and the app still answers
     page.locator("#classify").click()
     wait_for_label(page, "POSITIVE")
+    # Under the label, the note on how far to trust it: 4 words is far shorter than a review, and
+    # the tiny model's own check says it misreads negation.
+    page.locator("#trust-note").get_by_text("Short input (4 words)").wait_for(timeout=30_000)
+    review.fill("the film was not boring , a superb and brilliant cast .")
+    page.locator("#classify").click()
+    page.locator("#trust-note").get_by_text('Negation ("not")').wait_for(timeout=30_000)

@@ -19,7 +19,6 @@ To add a tab (and its endpoint), write a ``_<name>_tab(service, settings)`` buil
 from __future__ import annotations
 
 import html
-import json
 import shutil
 import tempfile
 import time
@@ -30,9 +29,9 @@ import gradio as gr
 import pandas as pd
 
 from .batch import read_reviews, score_texts
-from .check import summary_line
 from .errors import UserError
 from .text import check_text
+from .trust import headline_metrics, negation_pass_rate, trust_note
 
 EXAMPLES = [
     "An absolute triumph. The performances are luminous, the script is sharp and funny, and the "
@@ -87,57 +86,6 @@ class AppSettings:
             if size.endswith(unit):
                 return int(float(size[: -len(unit)]) * 1024**power)
         return int(size.removesuffix("b"))
-
-
-def headline_metrics(model_dir: str | Path | None) -> str:
-    """Markdown with the model's headline metrics from ``metrics.json`` (test split if scored)."""
-    path = Path(model_dir) / "metrics.json" if model_dir else None
-    if path is None or not path.is_file():
-        return "_No metrics.json next to this model, so no measured metrics to show._"
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "_metrics.json could not be read._"
-    split = next((s for s in ("test", "validation") if isinstance(metrics.get(s), dict)), None)
-    if split is None:
-        return "_metrics.json has no scored split._"
-    scores = metrics[split]
-    parts = [
-        f"{name} **{scores[key]:.3f}**"
-        for key, name in (("accuracy", "accuracy"), ("f1", "F1"), ("roc_auc", "ROC-AUC"))
-        if isinstance(scores.get(key), (int, float))
-    ]
-    count = f" on {scores['n']:,} reviews" if isinstance(scores.get("n"), int) else ""
-    behaviour = summary_line(metrics.get("behaviour"))  # check.py's pass rates, if training ran it
-    return (
-        f"Measured on the {split} split{count}: "
-        + ", ".join(parts)
-        + "."
-        + (f" {behaviour}." if behaviour else "")
-    )
-
-
-# Below these the app says how far to trust a label: IMDb reviews average about 230 words, so a
-# dozen words is far shorter than almost every review the model learned from (see
-# docs/short_texts.md), and a score within 0.1 of 0.5 is close to a coin toss.
-SHORT_WORDS = 12
-UNSURE_MARGIN = 0.1
-
-
-def trust_note(text: object, scores: dict | None) -> str:
-    """A note for under the label: empty, or why this label deserves less trust."""
-    notes = []
-    words = len(text.split()) if isinstance(text, str) else 0
-    if 0 < words < SHORT_WORDS:
-        notes.append(
-            f"Short input ({words} word{'s' * (words != 1)}): the model learned from movie reviews of "
-            "hundreds of words, and is less accurate on a sentence or two."
-        )
-    if isinstance(scores, dict) and scores:
-        top = max(float(v) for v in scores.values())
-        if top - 0.5 < UNSURE_MARGIN:
-            notes.append(f"Unsure: the score ({top:.2f}) is close to 0.5, so either label is plausible.")
-    return "\n\n".join(f"_{note}_" for note in notes)
 
 
 EMPTY_REVIEW = "Please enter a review to classify."
@@ -231,7 +179,7 @@ class Service:
         return shown, str(output)
 
 
-def _review_tab(service: Service, settings: AppSettings) -> None:
+def _review_tab(service: Service, settings: AppSettings, negation_rate: float | None = None) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             review = gr.Textbox(
@@ -261,7 +209,11 @@ def _review_tab(service: Service, settings: AppSettings) -> None:
     )
     # After the label (so it is never delayed), on its own queue; also callable alone as /explain.
     predicted.success(service.explain_review, inputs=review, outputs=words, api_name="explain")
-    predicted.success(trust_note, inputs=[review, label], outputs=note, api_visibility="private")
+
+    def note_for(text, scores):
+        return trust_note(text, scores, negation_rate)
+
+    predicted.success(note_for, inputs=[review, label], outputs=note, api_visibility="private")
 
 
 def _batch_tab(service: Service, settings: AppSettings) -> None:
@@ -291,7 +243,7 @@ def build_demo(
         )
         with gr.Tabs():
             with gr.Tab("Review"):
-                _review_tab(service, settings)
+                _review_tab(service, settings, negation_pass_rate(model_dir))
             with gr.Tab("Batch"):
                 _batch_tab(service, settings)
             # More tabs go here, e.g. `with gr.Tab("Explain"): _explain_tab(service, settings)`.
