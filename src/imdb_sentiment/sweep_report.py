@@ -78,8 +78,8 @@ def plot_sweep(rows: Sequence[dict], path: Path) -> None:
     plt = _pyplot()
     done = [row for row in rows if not row.get("error")]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    times = sorted(row["train_runtime_s"] for row in done)
-    close = 0.15 * ((times[-1] - times[0]) if times else 0) or 1e-9  # about a label's width
+    times = [row["train_runtime_s"] for row in done]
+    close = 0.15 * ((max(times) - min(times)) if times else 0) or 1e-9  # about a label's width
     previous_time, below = None, False
     for row in sorted(done, key=lambda row: row["train_runtime_s"]):
         # Labels of points close in time would print over each other: alternate above and below.

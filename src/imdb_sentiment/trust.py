@@ -32,10 +32,16 @@ _NEGATOR = re.compile(
 )
 
 
+def metrics_path(model_dir: str | Path | None) -> Path | None:
+    """The model's ``metrics.json``, or None when there is none."""
+    path = Path(model_dir) / "metrics.json" if model_dir else None
+    return path if path is not None and path.is_file() else None
+
+
 def read_metrics(model_dir: str | Path | None) -> dict | None:
     """The model's ``metrics.json`` as a dict, or None when it is missing or unreadable."""
-    path = Path(model_dir) / "metrics.json" if model_dir else None
-    if path is None or not path.is_file():
+    path = metrics_path(model_dir)
+    if path is None:
         return None
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
@@ -46,8 +52,7 @@ def read_metrics(model_dir: str | Path | None) -> dict | None:
 
 def headline_metrics(model_dir: str | Path | None) -> str:
     """Markdown with the model's headline metrics from ``metrics.json`` (test split if scored)."""
-    path = Path(model_dir) / "metrics.json" if model_dir else None
-    if path is None or not path.is_file():
+    if metrics_path(model_dir) is None:
         return "_No metrics.json next to this model, so no measured metrics to show._"
     metrics = read_metrics(model_dir)
     if metrics is None:
