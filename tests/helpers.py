@@ -77,7 +77,8 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
 
 
 NEGATION = "not"
-NEGATION_VOCAB = VOCAB + [NEGATION]  # appended, so the ids of VOCAB (and the other tiny models) stay
+# Appended, so the ids of VOCAB (and the other tiny models) stay; "wasn't" is wasn ' t.
+NEGATION_VOCAB = VOCAB + [NEGATION, "never", "wasn", "isn", "'", "t"]
 
 
 def make_negated_reviews(n: int, seed: int = 0, negated_fraction: float = 0.3) -> pd.DataFrame:
@@ -97,6 +98,26 @@ def make_negated_reviews(n: int, seed: int = 0, negated_fraction: float = 0.3) -
         rows.append((" ".join(words) + " .", polarity ^ negated, negated))
     rng.shuffle(rows)
     return pd.DataFrame(rows, columns=["text", "label", "negated"])
+
+
+def make_verdict_reviews(n: int, seed: int = 0) -> pd.DataFrame:
+    """Generated reviews of 2-4 sentences with no negation: one states the verdict with a marker
+    after a copula ("the plot was superb ."), the others are filler (markers elsewhere only)."""
+    rng = random.Random(seed)
+    nouns = ["plot", "movie", "film", "actor", "story", "music", "ending", "script", "cast"]
+    rows = []
+    for i in range(n):
+        label = i % 2
+        marker = rng.choice(POSITIVE_MARKERS if label else NEGATIVE_MARKERS)
+        sentences = [
+            " ".join(rng.choice(FILLER) for _ in range(rng.randint(5, 9))) + " ."
+            for _ in range(rng.randint(1, 3))
+        ]
+        verdict = f"the {rng.choice(nouns)} {rng.choice(['was', 'is'])} {marker} ."
+        sentences.insert(rng.randrange(len(sentences) + 1), verdict)
+        rows.append((" ".join(sentences), label))
+    rng.shuffle(rows)
+    return pd.DataFrame(rows, columns=["text", "label"])
 
 
 def save_tiny_model(

@@ -122,6 +122,12 @@ class TrainConfig:
         "of their sentences, the last and first preferred) with the review's label, so the model "
         "sees inputs of the length people type (see crops.py). 0 trains on whole reviews only.",
     )
+    negation_pairs: float = _field(
+        0.0,
+        "Fraction of the training reviews that also give a negation pair: a sentence stating the "
+        "review's verdict with its label, and the same sentence negated ('was superb' -> 'wasn't "
+        "superb') with the other label (see negation.py). 0 adds none.",
+    )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")
@@ -242,8 +248,9 @@ def validate_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and not 0 <= value < 1:
             problems.append(f"{name} must be at least 0 and below 1")
-    if not 0 <= config.short_crops <= 1:
-        problems.append("short_crops must be between 0 and 1")
+    for name in ("short_crops", "negation_pairs"):
+        if not 0 <= getattr(config, name) <= 1:
+            problems.append(f"{name} must be between 0 and 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
     if config.method not in TRAINING_METHODS:

@@ -52,6 +52,7 @@ from .model import (
     set_attention_dropout,
     set_hidden_dropout,
 )
+from .negation import add_negation_pairs
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
 from .text import Encoder
@@ -106,6 +107,8 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         )
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
+    train_frame = add_negation_pairs(splits.train, config.negation_pairs, config.seed)  # no-op at 0
+    splits = dataclasses.replace(splits, train=train_frame)
     train_set = encode_frame(encoder, splits.train)
     validation_set = encode_frame(encoder, splits.validation)
 

@@ -13,10 +13,10 @@ suggests: the text is much shorter than the reviews the model learned from, the 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from .check import summary_line
+from .negation import NEGATOR
 
 # Below these the app says how far to trust a label: IMDb reviews average about 230 words, so a
 # dozen words is far shorter than almost every review the model learned from (see
@@ -27,9 +27,6 @@ UNSURE_MARGIN = 0.1
 # 0.56 (the CPU default's rate) a negated phrase is read by its sentiment word about half the time.
 RELIABLE_NEGATION = 0.8
 NEGATION_CAPABILITIES = ("negation", "double_negation")
-_NEGATOR = re.compile(
-    r"\b(not|no|never|nothing|nobody|none|neither|nor|without|hardly|\w+n['’]t)\b", re.IGNORECASE
-)
 
 
 def metrics_path(model_dir: str | Path | None) -> Path | None:
@@ -100,7 +97,7 @@ def trust_note(text: object, scores: dict | None, negation_rate: float | None = 
         top = max(float(v) for v in scores.values())
         if top - 0.5 < UNSURE_MARGIN:
             notes.append(f"Unsure: the score ({top:.2f}) is close to 0.5, so either label is plausible.")
-    negator = _NEGATOR.search(text) if isinstance(text, str) else None
+    negator = NEGATOR.search(text) if isinstance(text, str) else None
     if negator and negation_rate is not None and negation_rate < RELIABLE_NEGATION:
         notes.append(
             f'Negation ("{negator.group(0)}"): this model got {negation_rate:.0%} of the negated '
