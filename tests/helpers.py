@@ -79,6 +79,9 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
 NEGATION = "not"
 # Appended, so the ids of VOCAB (and the other tiny models) stay; "wasn't" is wasn ' t.
 NEGATION_VOCAB = VOCAB + [NEGATION, "never", "wasn", "isn", "'", "t"]
+# The interaction (marker x "not") is learnt after the marker itself: hence the many epochs a test
+# gives it, at a rate low enough for them.
+NEGATION_RECIPE = dict(learning_rate=3e-3, attention_dropout=0.0, calibrate=False, logging_steps=100)
 
 
 def make_negated_reviews(n: int, seed: int = 0, negated_fraction: float = 0.3) -> pd.DataFrame:

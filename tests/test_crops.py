@@ -74,20 +74,11 @@ def test_a_tiny_model_learns_that_negation_flips_the_label(tmp_path):
     from imdb_sentiment import Classifier, train
 
     from conftest import tiny_config
-    from helpers import NEGATION_VOCAB, make_negated_reviews, save_tiny_model
+    from helpers import NEGATION_RECIPE, NEGATION_VOCAB, make_negated_reviews, save_tiny_model
 
     model = save_tiny_model(tmp_path / "tiny", vocab=NEGATION_VOCAB)
     make_negated_reviews(1200, seed=0).to_parquet(tmp_path / "train.parquet")
-    # The interaction (marker x "not") is learnt after the marker itself: hence the many epochs,
-    # at a rate low enough for them.
-    overrides = dict(
-        max_length=32,
-        epochs=40,
-        learning_rate=3e-3,
-        attention_dropout=0.0,
-        calibrate=False,
-        logging_steps=100,
-    )
+    overrides = dict(NEGATION_RECIPE, max_length=32, epochs=40)
     train(tiny_config(model, tmp_path / "train.parquet", tmp_path / "saved_model", **overrides))
     heldout = make_negated_reviews(400, seed=1)
     predictions = Classifier.from_pretrained(tmp_path / "saved_model").predict(heldout["text"].tolist())

@@ -78,21 +78,13 @@ def test_a_tiny_model_learns_negation_from_the_pairs_alone(tmp_path):
     from imdb_sentiment import Classifier, train
 
     from conftest import tiny_config
-    from helpers import NEGATION_VOCAB, NEGATIVE_MARKERS, POSITIVE_MARKERS, save_tiny_model
+    from helpers import NEGATION_RECIPE, NEGATION_VOCAB, NEGATIVE_MARKERS, POSITIVE_MARKERS, save_tiny_model
 
     model = save_tiny_model(tmp_path / "tiny", vocab=NEGATION_VOCAB)
     reviews = make_verdict_reviews(600, seed=0)
     assert not reviews["text"].str.contains("not|never|n't").any()  # negation comes from the pairs
     reviews.to_parquet(tmp_path / "train.parquet")
-    overrides = dict(
-        max_length=48,
-        epochs=30,
-        learning_rate=3e-3,
-        attention_dropout=0.0,
-        calibrate=False,
-        logging_steps=100,
-        negation_pairs=1.0,
-    )
+    overrides = dict(NEGATION_RECIPE, max_length=48, epochs=30, negation_pairs=1.0)
     train(tiny_config(model, tmp_path / "train.parquet", tmp_path / "saved_model", **overrides))
 
     heldout = make_verdict_reviews(200, seed=1)

@@ -85,10 +85,15 @@ def add_sentence_crops(
             spans = [s for s in spans if count_tokens(s) <= max_tokens]
         texts += spans
         labels += [label] * len(spans)
-    crops = pd.DataFrame({"text": texts, "label": pd.array(labels, dtype=frame["label"].dtype)})
-    # Shuffled in among the reviews (the Trainer samples randomly anyway; this keeps any
-    # order-dependent consumer, such as a capped evaluation, from seeing only reviews).
-    mixed = pd.concat([frame[["text", "label"]], crops], ignore_index=True)
+    return mix_in(frame, texts, labels, seed)
+
+
+def mix_in(frame: pd.DataFrame, texts: list[str], labels: list[int], seed: int) -> pd.DataFrame:
+    """``frame``'s reviews with the short ``texts`` added, shuffled in (the Trainer samples randomly
+    anyway; this keeps any order-dependent consumer, such as a capped evaluation, from seeing only
+    reviews). Labels keep ``frame``'s dtype."""
+    added = pd.DataFrame({"text": texts, "label": pd.array(labels, dtype=frame["label"].dtype)})
+    mixed = pd.concat([frame[["text", "label"]], added], ignore_index=True)
     return mixed.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 

@@ -23,7 +23,7 @@ from collections import Counter
 
 import pandas as pd
 
-from .crops import split_sentences
+from .crops import mix_in, split_sentences
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # A word that negates what follows; the app's trust note looks for the same words.
@@ -110,6 +110,4 @@ def add_negation_pairs(frame: pd.DataFrame, fraction: float, seed: int) -> pd.Da
         sentence, match = found
         texts += [sentence, negate(sentence, match, rng.choice(["not", "n't", "never"]))]
         labels += [label, 1 - label]
-    pairs = pd.DataFrame({"text": texts, "label": pd.array(labels, dtype=frame["label"].dtype)})
-    mixed = pd.concat([frame[["text", "label"]], pairs], ignore_index=True)
-    return mixed.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return mix_in(frame, texts, labels, seed)

@@ -106,9 +106,11 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
             model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
         )
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
-    splits = crop_splits(splits, config.short_crops, config.seed, encoder)  # no-op at 0
-    train_frame = add_negation_pairs(splits.train, config.negation_pairs, config.seed)  # no-op at 0
-    splits = dataclasses.replace(splits, train=train_frame)
+    # Pairs first, so their polar words are learnt from the reviews alone (not from crops). No-ops at 0.
+    splits = dataclasses.replace(
+        splits, train=add_negation_pairs(splits.train, config.negation_pairs, config.seed)
+    )
+    splits = crop_splits(splits, config.short_crops, config.seed, encoder)
     train_set = encode_frame(encoder, splits.train)
     validation_set = encode_frame(encoder, splits.validation)
 
