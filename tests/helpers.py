@@ -76,31 +76,11 @@ def make_reviews(n: int, seed: int = 0, min_words: int = 8, max_words: int = 40)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
-NEGATION = "not"
 # Appended, so the ids of VOCAB (and the other tiny models) stay; "wasn't" is wasn ' t.
-NEGATION_VOCAB = VOCAB + [NEGATION, "never", "wasn", "isn", "'", "t"]
-# The interaction (marker x "not") is learnt after the marker itself: hence the many epochs a test
-# gives it, at a rate low enough for them.
+NEGATION_VOCAB = VOCAB + ["not", "never", "wasn", "isn", "'", "t"]
+# The interaction (marker x negator) is learnt after the marker itself: hence the many epochs a
+# test gives it, at a rate low enough for them.
 NEGATION_RECIPE = dict(learning_rate=3e-3, attention_dropout=0.0, calibrate=False, logging_steps=100)
-
-
-def make_negated_reviews(n: int, seed: int = 0, negated_fraction: float = 0.3) -> pd.DataFrame:
-    """Short generated reviews with one marker word; in ``negated_fraction`` of them "not" stands
-    just before the marker and flips the label ("the plot was not boring" is positive). Column
-    ``negated`` says which. Fewer than half are negated so that the marker alone is a first,
-    partial signal: with exactly half, neither word predicts the label by itself (an XOR) and a
-    tiny model stays at chance."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        polarity, negated = i % 2, rng.random() < negated_fraction
-        words = [rng.choice(FILLER) for _ in range(rng.randint(4, 10))]
-        marker = rng.choice(POSITIVE_MARKERS if polarity else NEGATIVE_MARKERS)
-        at = rng.randrange(len(words) + 1)
-        words[at:at] = [NEGATION, marker] if negated else [marker]
-        rows.append((" ".join(words) + " .", polarity ^ negated, negated))
-    rng.shuffle(rows)
-    return pd.DataFrame(rows, columns=["text", "label", "negated"])
 
 
 def make_verdict_reviews(n: int, seed: int = 0) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Sentence crops (crops.py): they keep their review's label, fit the window, and a tiny model
-learns a generated task where negation flips the label."""
+"""Sentence crops (crops.py): they keep their review's label and fit the window. (That a tiny model
+learns a generated task where negation flips the label is in test_negation.py.)"""
 
 from __future__ import annotations
 
@@ -68,21 +68,3 @@ def test_crop_fraction_and_labels_on_many_reviews():
     for text, label in crops.itertuples(index=False):
         assert f"tag{label}" in text and f"tag{1 - label}" not in text
     assert add_sentence_crops(frame, 0.5, seed=1).equals(mixed)  # seeded
-
-
-def test_a_tiny_model_learns_that_negation_flips_the_label(tmp_path):
-    from imdb_sentiment import Classifier, train
-
-    from conftest import tiny_config
-    from helpers import NEGATION_RECIPE, NEGATION_VOCAB, make_negated_reviews, save_tiny_model
-
-    model = save_tiny_model(tmp_path / "tiny", vocab=NEGATION_VOCAB)
-    make_negated_reviews(1200, seed=0).to_parquet(tmp_path / "train.parquet")
-    overrides = dict(NEGATION_RECIPE, max_length=32, epochs=40)
-    train(tiny_config(model, tmp_path / "train.parquet", tmp_path / "saved_model", **overrides))
-    heldout = make_negated_reviews(400, seed=1)
-    predictions = Classifier.from_pretrained(tmp_path / "saved_model").predict(heldout["text"].tolist())
-    predicted = [int(p.label == "POSITIVE") for p in predictions]
-    correct = heldout.assign(correct=[p == y for p, y in zip(predicted, heldout["label"])])
-    by_kind = correct.groupby("negated")["correct"].mean()
-    assert by_kind[True] >= 0.9 and by_kind[False] >= 0.9, by_kind.to_dict()

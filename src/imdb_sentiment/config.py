@@ -128,6 +128,16 @@ class TrainConfig:
         "review's verdict with its label, and the same sentence negated ('was superb' -> 'wasn't "
         "superb') with the other label (see negation.py). 0 adds none.",
     )
+    pooling: str = field(
+        default="cls",
+        metadata={
+            "help": "How the classifier reads the encoder. cls: its first token ([CLS]), as "
+            "transformers' classifiers do. mean: the mean of the tokens, computed by one added "
+            "encoder layer, so the saved model stays a plain transformers model (see pooling.py; "
+            "measured no better than cls on MiniLM, docs/short_texts.md).",
+            "choices": ("cls", "mean"),
+        },
+    )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")

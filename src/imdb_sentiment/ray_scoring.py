@@ -125,8 +125,15 @@ class BatchScorer:
         out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in scored.columns})
         # Parquet needs one type per column: a number given as text is written as its string form.
         out[self.text_column] = [v if v is None or isinstance(v, str) else str(v) for v in texts]
+        # Fixed types, also for a batch whose labels or errors are all missing (which would be typed
+        # null), so that every output file has one schema and the folder reads back as one table.
+        types = {"score": "float64", **{f"score_{c}": "float64" for c in labels}}
         return pd.concat(
-            [out, scored.astype({"score": "float64", **{f"score_{c}": "float64" for c in labels}})], axis=1
+            [
+                out.astype({self.text_column: "string"}),
+                scored.astype({**types, "label": "string", "error": "string"}),
+            ],
+            axis=1,
         )
 
 

@@ -53,6 +53,7 @@ from .model import (
     set_hidden_dropout,
 )
 from .negation import add_negation_pairs
+from .pooling import add_mean_pooling_layer, check_pooling
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
 from .text import Encoder
@@ -93,6 +94,9 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         splits = load_splits(config)
         tokenizer = load_tokenizer(config.model)
         model = load_model(config.model)
+    # Before the dropouts and the freezing, which then treat the added layer as any other.
+    if check_pooling(config.pooling) == "mean":
+        add_mean_pooling_layer(model)
     if config.attention_dropout is not None:
         set_attention_dropout(model, config.attention_dropout)
     if config.hidden_dropout is not None:
@@ -251,7 +255,7 @@ def _describe_recipe(
         f"Training on {where}: {len(splits.train):,} train / {len(splits.validation):,} validation"
         f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews, "
         f"max_length {config.max_length} ({config.truncation}), {config.epochs:g} epoch(s), "
-        f"batch {config.batch_size}, lr {config.learning_rate:g}.\n{report}"
+        f"batch {config.batch_size}, lr {config.learning_rate:g}, {config.pooling} pooling.\n{report}"
     )
 
 
