@@ -80,7 +80,9 @@ def test_rows_are_numbered_within_each_file_across_chunks(tmp_path):
 def test_scorer_matches_classifier_and_keeps_bad_rows(trained_model_dir, classifier):
     texts = make_reviews(30, seed=4, max_words=12)["text"].tolist()
     batch = pd.DataFrame({"text": texts + BAD, "label": range(len(texts) + len(BAD))}, dtype=object)
-    out = BatchScorer(str(trained_model_dir), "text", 4, "torch", "cpu", 1)(batch)
+    table = BatchScorer(str(trained_model_dir), "text", 4, "torch", "cpu", 1)(batch)
+    assert all(str(table.schema.field(c).type) == "string" for c in ("text", "label", "error"))
+    out = table.to_pandas()
     assert "input_label" in out.columns and out["input_label"].tolist() == batch["label"].tolist()
     predictions = classifier.predict(texts)
     assert out["label"][:30].tolist() == [p.label for p in predictions]

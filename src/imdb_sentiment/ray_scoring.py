@@ -103,7 +103,8 @@ def number_rows(chunks, name: str):
 
 
 class BatchScorer:
-    """Ray Data callable class: loads the Classifier once per actor, scores one pandas batch per call."""
+    """Ray Data callable class: loads the Classifier once per actor, scores one pandas batch per call
+    into an Arrow table."""
 
     def __init__(self, model_dir, text_column, batch_size, backend, device, threads):
         from .predict import Classifier
@@ -125,16 +126,25 @@ class BatchScorer:
         out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in scored.columns})
         # Parquet needs one type per column: a number given as text is written as its string form.
         out[self.text_column] = [v if v is None or isinstance(v, str) else str(v) for v in texts]
-        # Fixed types, also for a batch whose labels or errors are all missing (which would be typed
-        # null), so that every output file has one schema and the folder reads back as one table.
-        types = {"score": "float64", **{f"score_{c}": "float64" for c in labels}}
-        return pd.concat(
-            [
-                out.astype({self.text_column: "string"}),
-                scored.astype({**types, "label": "string", "error": "string"}),
-            ],
-            axis=1,
-        )
+        scores = {"score": "float64", **{f"score_{c}": "float64" for c in labels}}
+        return _typed_table(pd.concat([out, scored.astype(scores)], axis=1), self.text_column)
+
+
+def _typed_table(frame: pd.DataFrame, text_column: str):
+    """``frame`` as an Arrow table whose text, label and error columns are strings, also in a batch
+    where all of them are missing (typed null by inference): so every output file has one schema,
+    and the output folder reads back as one table."""
+    import pyarrow as pa
+
+    inferred = pa.Schema.from_pandas(frame, preserve_index=False)
+    strings = {text_column, "label", "error"}
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.string() if f.name in strings or f.type == pa.null() else f.type)
+            for f in inferred
+        ]
+    )
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
 def _datasource(files, chunk_rows):
