@@ -25,7 +25,12 @@ import pytest
 from imdb_sentiment import Classifier, TrainConfig, UserError
 from imdb_sentiment.batch import read_reviews, score_texts
 from imdb_sentiment.data import load_splits
-from imdb_sentiment.distributed import check_output_path, is_distributed, shard_bounds
+from imdb_sentiment.distributed import (
+    check_output_path,
+    is_distributed,
+    leave_process_group,
+    shard_bounds,
+)
 from imdb_sentiment.metrics import classification_metrics
 from imdb_sentiment.train import training_arguments
 
@@ -103,6 +108,16 @@ def test_bad_output_name_fails_before_scoring():
     check_output_path("out.parquet")
     with pytest.raises(UserError, match="must end in"):
         check_output_path("out.xlsx")
+
+
+def test_the_process_group_is_closed_before_exit(tmp_path):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    leave_process_group()
+    assert not dist.is_initialized()
+    leave_process_group()  # and again, as cli.main does after every command: nothing to close
 
 
 def test_training_arguments_do_not_scale_the_loss_by_process_count(tmp_path):

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from imdb_sentiment.errors import UserError
 from imdb_sentiment.model import load_model
-from imdb_sentiment.pooling import MEAN_WEIGHT, add_mean_pooling_layer, check_pooling
+from imdb_sentiment.pooling import MEAN_WEIGHT, add_mean_pooling_layer
 
 from helpers import make_reviews, make_tokenizer, save_tiny_model
 
@@ -33,12 +32,6 @@ def test_the_added_layer_outputs_the_mean_of_the_real_tokens(tmp_path, architect
     mean = (below * mask).sum(1) / mask.sum(1)
     want = torch.nn.functional.layer_norm(below[:, 0] + MEAN_WEIGHT * mean, mean.shape[-1:], eps=1e-12)
     assert torch.allclose(top, want, atol=1e-4)
-
-
-def test_an_unknown_pooling_is_a_clear_error():
-    assert check_pooling("mean") == "mean"
-    with pytest.raises(UserError, match="pooling must be one of cls, mean"):
-        check_pooling("max")
 
 
 def test_a_mean_pooled_model_learns_and_loads_as_a_plain_pipeline(tmp_path, reviews_parquet):

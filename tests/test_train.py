@@ -170,6 +170,7 @@ def test_same_seed_gives_identical_metrics(tmp_path, tiny_distilbert, reviews_pa
         ({"data": "/nonexistent/train.parquet"}, "does not exist"),
         ({"text_column": "review"}, "no column 'review'"),
         ({"truncation": "middle"}, "truncation must be one of"),
+        ({"pooling": "max"}, "pooling must be one of cls, mean"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"hidden_dropout": 1.0}, "hidden_dropout must be at least 0 and below 1"),
         ({"model": "/nonexistent/model"}, "does not exist"),

@@ -298,3 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        from .distributed import leave_process_group
+
+        leave_process_group()

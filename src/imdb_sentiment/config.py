@@ -25,6 +25,7 @@ from .errors import UserError
 
 TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
 TRAINING_METHODS = ("freeze", "lora")
+POOLINGS = ("cls", "mean")
 CONFIG_FILENAME = "training_config.json"
 
 # Recipes for the "auto" fields. Both keep Sun et al.'s (2019) head+tail window of 512 tokens. The
@@ -135,7 +136,7 @@ class TrainConfig:
             "transformers' classifiers do. mean: the mean of the tokens, computed by one added "
             "encoder layer, so the saved model stays a plain transformers model (see pooling.py; "
             "measured no better than cls on MiniLM, docs/short_texts.md).",
-            "choices": ("cls", "mean"),
+            "choices": POOLINGS,
         },
     )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
@@ -265,6 +266,8 @@ def validate_config(config: TrainConfig) -> None:
         problems.append("early_stopping_patience must be at least 1")
     if config.method not in TRAINING_METHODS:
         problems.append(f"method must be one of {', '.join(TRAINING_METHODS)}")
+    if config.pooling not in POOLINGS:
+        problems.append(f"pooling must be one of {', '.join(POOLINGS)}")
     if config.lora_r < 1 or config.lora_alpha <= 0 or not 0 <= config.lora_dropout < 1:
         problems.append("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1)")
     if problems:

@@ -66,6 +66,15 @@ def quiet_replicas(is_main: bool) -> None:
         logging.getLogger(__package__).setLevel(logging.WARNING)
 
 
+def leave_process_group() -> None:
+    """Close the process group before the process exits. A launched process that exits with it
+    open can abort in C++ teardown ("terminate called without an active exception", SIGABRT)
+    after its work is done, which fails the whole launch; torch asks for this call too."""
+    torch = sys.modules.get("torch")  # nothing to close if torch was never imported
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def _device(state, requested: str | None) -> str:
     """Each process scores on the device accelerate gave it: "cuda", or an explicit "cuda:0", would
     put every process on the same GPU. Only "cpu" is taken as asked."""

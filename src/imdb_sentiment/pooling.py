@@ -33,15 +33,8 @@ from .model import find_layers
 
 logger = logging.getLogger(__name__)
 
-POOLINGS = ("cls", "mean")
 # The token mean outweighs the [CLS] vector kept by the residual connection by this factor.
 MEAN_WEIGHT = 16.0
-
-
-def check_pooling(pooling: str) -> str:
-    if pooling not in POOLINGS:
-        raise UserError(f"pooling must be one of {', '.join(POOLINGS)}, not '{pooling}'.")
-    return pooling
 
 
 def add_mean_pooling_layer(model: nn.Module) -> None:

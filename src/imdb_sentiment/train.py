@@ -53,7 +53,7 @@ from .model import (
     set_hidden_dropout,
 )
 from .negation import add_negation_pairs
-from .pooling import add_mean_pooling_layer, check_pooling
+from .pooling import add_mean_pooling_layer
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
 from .text import Encoder
@@ -95,7 +95,7 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         tokenizer = load_tokenizer(config.model)
         model = load_model(config.model)
     # Before the dropouts and the freezing, which then treat the added layer as any other.
-    if check_pooling(config.pooling) == "mean":
+    if config.pooling == "mean":
         add_mean_pooling_layer(model)
     if config.attention_dropout is not None:
         set_attention_dropout(model, config.attention_dropout)
