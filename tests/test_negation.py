@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from imdb_sentiment.crops import split_sentences
-from imdb_sentiment.negation import add_negation_pairs, polar_words
+from imdb_sentiment.negation import add_negation_pairs, natural_negations, polar_words
 
 from helpers import make_verdict_reviews
 
@@ -65,6 +65,45 @@ def test_sentences_that_negation_need_not_flip_give_no_pair():
     # Contrast, a negation, a question and two polar words are skipped; plain verdicts are not.
     assert set(added) >= {"The film was superb.", "The film was dreadful."}
     assert all(text.startswith("The film w") for text in added)
+
+
+POLAR = {"superb": 1.0, "moving": 1.0, "dreadful": -1.0, "boring": -1.0}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "label", "kept"),
+    [
+        ("The film was not dreadful at all.", 1, True),  # a negated word of the other side: a flip
+        ("It was never boring for a second.", 1, True),
+        ("The film wasn't superb in any way.", 0, True),
+        ("It didn't work and the ending was dreadful.", 0, True),  # negation elsewhere, label agrees
+        ("Nothing prepared me for such a superb and moving film.", 1, True),
+        ("The film was not superb at all.", 1, False),  # negated, yet the label agrees with the word
+        ("The film was not dreadful, it was boring.", 1, False),  # two polar words, one not negated
+        ("It didn't work and the ending was dreadful.", 1, False),  # the label disagrees
+        ("The film was superb and moving.", 1, False),  # no negation
+        ("Was the film not dreadful?", 1, False),  # a question
+        ("The film was not dreadful but it dragged.", 1, False),  # a contrast
+        ("Not dreadful.", 1, False),  # shorter than people type
+    ],
+)
+def test_natural_negations_keep_the_sentences_whose_review_label_they_share(sentence, label, kept):
+    frame = pd.DataFrame({"text": [f"Filler words come first here. {sentence}"], "label": [label]})
+    assert natural_negations(frame, POLAR) == (([sentence], [label]) if kept else ([], []))
+
+
+def test_negated_sentences_are_added_with_as_many_of_each_label():
+    # 14 of each sentence: under polar_words' 15 reviews, so only "superb" and "boring" are polar.
+    sentences = {1: "The film was not boring at all.", 0: "It didn't work and the end was boring."}
+    texts = [f"The film was superb. {sentences[1]}"] * 14 + ["The film was superb."] * 46
+    texts += [f"The film was boring. {sentences[0]}"] * 10 + ["The film was boring."] * 50
+    reviews = pd.DataFrame({"text": texts, "label": [1] * 60 + [0] * 60})
+    mixed = add_negation_pairs(reviews, 0.0, seed=0, negated_sentences=True)
+    added = mixed[~mixed["text"].isin(reviews["text"])]
+    assert added["label"].value_counts().to_dict() == {0: 10, 1: 10}
+    assert {text: label for text, label in added.itertuples(index=False)} == {
+        text: label for label, text in sentences.items()
+    }
 
 
 def test_no_pairs_at_zero_and_a_clear_error_out_of_range():

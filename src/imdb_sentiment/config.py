@@ -129,6 +129,13 @@ class TrainConfig:
         "review's verdict with its label, and the same sentence negated ('was superb' -> 'wasn't "
         "superb') with the other label (see negation.py). 0 adds none.",
     )
+    negated_sentences: bool = _field(
+        False,
+        "Also train on the training reviews' own sentences that contain a negation, with the "
+        "review's label: where it negates a word of the other side ('wasn't bad at all' in a "
+        "positive review) and where it does not flip the verdict ('didn't work, a terrible "
+        "battery'); see negation.py. Measured: it costs real short sentences (docs/short_texts.md).",
+    )
     pooling: str = field(
         default="cls",
         metadata={

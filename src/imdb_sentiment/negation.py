@@ -10,8 +10,14 @@ reviews themselves (log-count ratios, Wang and Manning 2012), so the pairs use t
 one rule of English, no outside word list. Sentences with a negation, a contrast or a question, or
 with more than one polar word, are skipped: negating one word of them need not flip the verdict.
 
+Pairs alone teach "a negator flips the polar word", which real sentences break ("didn't work, a
+terrible battery"). ``negated_sentences=True`` also adds the reviews' own sentences that contain a
+negation, with the review's label (:func:`natural_negations`): those whose negation is followed by
+the one polar word, of the other side ("wasn't bad at all" in a positive review), and those whose
+polar words all agree with the label and none is negated.
+
     from imdb_sentiment.negation import add_negation_pairs
-    mixed = add_negation_pairs(train_frame, fraction=0.5, seed=42)
+    mixed = add_negation_pairs(train_frame, fraction=0.5, seed=42, negated_sentences=True)
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ _PREDICATE = re.compile(
     r"\b(is|was|are|were)\s+((?:(?:a|an|so|very|really|quite|truly|just|pretty|simply|absolutely|"
     r"extremely|incredibly|totally|utterly|such|too)\s+){0,2})([a-z]+)\b"
 )
+# A negator and the three words after it: the words it most likely negates.
+_NEGATED_SPAN = re.compile(NEGATOR.pattern + r"((?:\s+[a-z']+){1,3})", re.IGNORECASE)
 _CONTRACTED = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't"}
 MIN_COUNT = 15  # reviews a word must occur in before its ratio means anything
 MIN_RATIO = 0.7  # |log ratio| of a polar word: about twice as common on one side
@@ -90,18 +98,53 @@ def verdict_sentence(text: str, label: int, polar: dict[str, float]) -> tuple[st
     return None
 
 
-def add_negation_pairs(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+def natural_negations(frame: pd.DataFrame, polar: dict[str, float]) -> tuple[list[str], list[int]]:
+    """The sentences of ``frame``'s reviews that contain a negation and whose review label they
+    most likely share: the negation is followed by the sentence's one polar word, of the other side
+    (a flip: "not bad" in a positive review), or every polar word agrees with the label and none of
+    them follows the negation (no flip). Contrasts and questions are skipped."""
+    texts, labels = [], []
+    for text, label in zip(frame["text"], frame["label"], strict=True):
+        sign = 1 if int(label) == 1 else -1
+        for sentence in split_sentences(text):
+            if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS or _CONTRAST.search(sentence):
+                continue
+            negation = _NEGATED_SPAN.search(sentence)
+            strong = [word for word in _WORD.findall(sentence.lower()) if word in polar]
+            if negation is None or not strong:
+                continue
+            in_scope = set(_WORD.findall(negation.group(1).lower()))
+            flip = len(strong) == 1 and strong[0] in in_scope and polar[strong[0]] * sign < 0
+            kept = not in_scope & set(strong) and all(polar[word] * sign > 0 for word in strong)
+            if flip or kept:
+                texts.append(sentence)
+                labels.append(int(label))
+    return texts, labels
+
+
+def _balanced(texts: list[str], labels: list[int], rng: random.Random) -> tuple[list[str], list[int]]:
+    """As many of each label, the larger side sampled down: negative reviews negate more often,
+    and the added sentences should not teach that a negation means negative."""
+    sides = [[i for i, label in enumerate(labels) if label == side] for side in (0, 1)]
+    keep = sorted(i for side in sides for i in rng.sample(side, min(map(len, sides))))
+    return [texts[i] for i in keep], [labels[i] for i in keep]
+
+
+def add_negation_pairs(
+    frame: pd.DataFrame, fraction: float, seed: int, negated_sentences: bool = False
+) -> pd.DataFrame:
     """``frame`` (columns ``text``, ``label``, labels 0/1) with a negation pair added for each of
-    a ``fraction`` of its reviews that has a verdict sentence, shuffled in. Polar words are
-    learnt from ``frame`` itself, so pass the training split only."""
+    a ``fraction`` of its reviews that has a verdict sentence, and with ``negated_sentences`` its
+    :func:`natural_negations`, shuffled in. Polar words are learnt from ``frame`` itself, so pass
+    the training split only."""
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be between 0 and 1, not {fraction}")
-    if fraction == 0 or frame.empty:
+    if (fraction == 0 and not negated_sentences) or frame.empty:
         return frame
     polar = polar_words(frame["text"].tolist(), frame["label"].tolist())
     rng = random.Random(seed)
     chosen = rng.sample(range(len(frame)), round(fraction * len(frame)))
-    texts, labels = [], []
+    texts, labels = _balanced(*natural_negations(frame, polar), rng) if negated_sentences else ([], [])
     for row in sorted(chosen):
         label = int(frame["label"].iloc[row])
         found = verdict_sentence(frame["text"].iloc[row], label, polar)

@@ -112,7 +112,8 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     # Pairs first, so their polar words are learnt from the reviews alone (not from crops). No-ops at 0.
     splits = dataclasses.replace(
-        splits, train=add_negation_pairs(splits.train, config.negation_pairs, config.seed)
+        splits,
+        train=add_negation_pairs(splits.train, config.negation_pairs, config.seed, config.negated_sentences),
     )
     splits = crop_splits(splits, config.short_crops, config.seed, encoder)
     train_set = encode_frame(encoder, splits.train)
