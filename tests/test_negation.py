@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from imdb_sentiment.crops import split_sentences
-from imdb_sentiment.negation import add_negation_pairs, natural_negations, polar_words
+from imdb_sentiment.negation import add_negation_examples, natural_negations, polar_words
 
 from helpers import make_verdict_reviews
 
@@ -24,7 +24,7 @@ def test_polar_words_are_learnt_from_the_labels():
 
 def test_pairs_are_a_verdict_sentence_and_its_negation_with_the_other_label():
     reviews = make_verdict_reviews(300, seed=1)
-    mixed = add_negation_pairs(reviews, 1.0, seed=0)
+    mixed = add_negation_examples(reviews, 1.0, seed=0)
     added = mixed[~mixed["text"].isin(reviews["text"])]
     assert set(reviews["text"]) <= set(mixed["text"])  # the whole reviews stay
     negated = added[added["text"].str.contains("not|never|n't")]
@@ -44,7 +44,7 @@ def test_pairs_are_a_verdict_sentence_and_its_negation_with_the_other_label():
         ]
         assert originals == [1 - label]  # one negation of one sentence, with the other label
     assert mixed["label"].dtype == reviews["label"].dtype
-    assert add_negation_pairs(reviews, 1.0, seed=0).equals(mixed)  # seeded
+    assert add_negation_examples(reviews, 1.0, seed=0).equals(mixed)  # seeded
 
 
 def test_sentences_that_negation_need_not_flip_give_no_pair():
@@ -60,7 +60,7 @@ def test_sentences_that_negation_need_not_flip_give_no_pair():
             "label": [1, 0] * 20 + [1] * 60 + [0] * 60,
         }
     )
-    added = add_negation_pairs(reviews, 1.0, seed=0).iloc[:, 0].tolist()
+    added = add_negation_examples(reviews, 1.0, seed=0).iloc[:, 0].tolist()
     added = [text for text in added if text not in set(reviews["text"])]
     # Contrast, a negation, a question and two polar words are skipped; plain verdicts are not.
     assert set(added) >= {"The film was superb.", "The film was dreadful."}
@@ -98,7 +98,7 @@ def test_negated_sentences_are_added_with_as_many_of_each_label():
     texts = [f"The film was superb. {sentences[1]}"] * 14 + ["The film was superb."] * 46
     texts += [f"The film was boring. {sentences[0]}"] * 10 + ["The film was boring."] * 50
     reviews = pd.DataFrame({"text": texts, "label": [1] * 60 + [0] * 60})
-    mixed = add_negation_pairs(reviews, 0.0, seed=0, negated_sentences=True)
+    mixed = add_negation_examples(reviews, 0.0, seed=0, negated_sentences=True)
     added = mixed[~mixed["text"].isin(reviews["text"])]
     assert added["label"].value_counts().to_dict() == {0: 10, 1: 10}
     assert {text: label for text, label in added.itertuples(index=False)} == {
@@ -108,9 +108,9 @@ def test_negated_sentences_are_added_with_as_many_of_each_label():
 
 def test_no_pairs_at_zero_and_a_clear_error_out_of_range():
     reviews = make_verdict_reviews(10)
-    assert add_negation_pairs(reviews, 0.0, seed=0) is reviews
+    assert add_negation_examples(reviews, 0.0, seed=0) is reviews
     with pytest.raises(ValueError, match="between 0 and 1"):
-        add_negation_pairs(reviews, 1.5, seed=0)
+        add_negation_examples(reviews, 1.5, seed=0)
 
 
 def test_a_tiny_model_learns_negation_from_the_pairs_alone(tmp_path):

@@ -16,8 +16,8 @@ negation, with the review's label (:func:`natural_negations`): those whose negat
 the one polar word, of the other side ("wasn't bad at all" in a positive review), and those whose
 polar words all agree with the label and none is negated.
 
-    from imdb_sentiment.negation import add_negation_pairs
-    mixed = add_negation_pairs(train_frame, fraction=0.5, seed=42, negated_sentences=True)
+    from imdb_sentiment.negation import add_negation_examples
+    mixed = add_negation_examples(train_frame, fraction=0.5, seed=42, negated_sentences=True)
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ def natural_negations(frame: pd.DataFrame, polar: dict[str, float]) -> tuple[lis
             if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS or _CONTRAST.search(sentence):
                 continue
             negation = _NEGATED_SPAN.search(sentence)
+            if negation is None:
+                continue
             strong = [word for word in _WORD.findall(sentence.lower()) if word in polar]
-            if negation is None or not strong:
+            if not strong:
                 continue
             in_scope = set(_WORD.findall(negation.group(1).lower()))
             flip = len(strong) == 1 and strong[0] in in_scope and polar[strong[0]] * sign < 0
@@ -130,7 +132,7 @@ def _balanced(texts: list[str], labels: list[int], rng: random.Random) -> tuple[
     return [texts[i] for i in keep], [labels[i] for i in keep]
 
 
-def add_negation_pairs(
+def add_negation_examples(
     frame: pd.DataFrame, fraction: float, seed: int, negated_sentences: bool = False
 ) -> pd.DataFrame:
     """``frame`` (columns ``text``, ``label``, labels 0/1) with a negation pair added for each of

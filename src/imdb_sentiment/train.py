@@ -52,7 +52,7 @@ from .model import (
     set_attention_dropout,
     set_hidden_dropout,
 )
-from .negation import add_negation_pairs
+from .negation import add_negation_examples
 from .pooling import add_mean_pooling_layer
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
@@ -110,10 +110,12 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
             model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
         )
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
-    # Pairs first, so their polar words are learnt from the reviews alone (not from crops). No-ops at 0.
+    # Negation examples first, so their polar words are learnt from the reviews alone (not from crops).
     splits = dataclasses.replace(
         splits,
-        train=add_negation_pairs(splits.train, config.negation_pairs, config.seed, config.negated_sentences),
+        train=add_negation_examples(
+            splits.train, config.negation_pairs, config.seed, config.negated_sentences
+        ),
     )
     splits = crop_splits(splits, config.short_crops, config.seed, encoder)
     train_set = encode_frame(encoder, splits.train)
