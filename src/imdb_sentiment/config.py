@@ -136,12 +136,6 @@ class TrainConfig:
         "positive review) and where it does not flip the verdict ('didn't work, a terrible "
         "battery'); see negation.py. Measured: it costs real short sentences (docs/short_texts.md).",
     )
-    sentence_mil: float = _field(
-        0.0,
-        "Weight of a sentence-level loss (multiple-instance learning, see sentence_mil.py): each "
-        "training review's sentences are also scored one by one, and the mean of their logits is "
-        "trained toward the review's label. 0 trains on whole reviews only.",
-    )
     pooling: str = field(
         default="cls",
         metadata={
@@ -275,8 +269,6 @@ def validate_config(config: TrainConfig) -> None:
     for name in ("short_crops", "negation_pairs"):
         if not 0 <= getattr(config, name) <= 1:
             problems.append(f"{name} must be between 0 and 1")
-    if config.sentence_mil < 0:
-        problems.append("sentence_mil must be 0 or more")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
     if config.method not in TRAINING_METHODS:

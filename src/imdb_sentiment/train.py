@@ -16,7 +16,6 @@ model, its metrics, plots and checkpoints.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
 import shutil
@@ -120,10 +119,6 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
     )
     splits = crop_splits(splits, config.short_crops, config.seed, encoder)
     train_set = encode_frame(encoder, splits.train)
-    if config.sentence_mil:  # transformers' Trainer is imported only here, as above
-        from .sentence_mil import SentenceBagCollator, SentenceMILTrainer, add_sentence_bags
-
-        train_set = add_sentence_bags(train_set, splits.train, tokenizer)
     validation_set = encode_frame(encoder, splits.validation)
 
     if args.process_index == 0:
@@ -132,19 +127,15 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
     evaluations = RememberEvaluation()
-    # Multiples of 8 tokens let fp16/bf16 matmuls use the GPU's tensor cores.
-    pad_to = 8 if config.device == "cuda" else None
-    if config.sentence_mil:
-        trainer_class = functools.partial(SentenceMILTrainer, mil_weight=config.sentence_mil)
-        collator = SentenceBagCollator(tokenizer, pad_to_multiple_of=pad_to)
-    else:
-        trainer_class, collator = Trainer, DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to)
-    trainer = trainer_class(
+    trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=collator,
+        # Multiples of 8 tokens let fp16/bf16 matmuls use the GPU's tensor cores.
+        data_collator=DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=8 if config.device == "cuda" else None
+        ),
         compute_metrics=evaluations,
         callbacks=callbacks,
     )
@@ -242,8 +233,6 @@ def training_arguments(config: TrainConfig, precision: Precision | None = None):
         # Frozen parameters have requires_grad=False and are not in DDP's buckets, so no trainable
         # parameter goes unused: skip the extra autograd-graph walk every step.
         ddp_find_unused_parameters=False,
-        # The sentence bags are not arguments of the model's forward; their collator takes them out.
-        remove_unused_columns=not config.sentence_mil,
     )
 
 
