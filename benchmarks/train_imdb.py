@@ -8,8 +8,9 @@ with plain ``transformers.pipeline`` and checks that the frozen layers equal the
     python benchmarks/train_imdb.py --data ../shared/imdb/train.parquet --max-train-samples 4000
     python benchmarks/train_imdb.py ... --output-dir benchmarks/results/crops --short-crops 0.5
 
-Also scores ``--short-data`` (sentences with a ``source`` column) per source and shows the
-behavioural check (check.py) that training stored in metrics.json.
+Also scores ``--short-data`` (sentences with a ``source`` column) per source and split by
+whether a sentence holds a negator, and shows the behavioural check (check.py) that training
+stored in metrics.json.
 
 Prints a table; the README records its numbers.
 """
@@ -111,14 +112,20 @@ def main() -> int:
         import pandas as pd
 
         from imdb_sentiment.metrics import metrics_by_source
+        from imdb_sentiment.negation import NEGATOR
 
         short = pd.read_parquet(args.short_data)
         scores = Classifier.from_pretrained(args.output_dir).predict(short["text"].tolist())
         positive = [p.scores["POSITIVE"] for p in scores]
-        for source, m in metrics_by_source(short, positive).items():
-            short_rows.append(
-                (f"short sentences: {source}", f"{m['accuracy']:.4f} +- {m['interval']:.4f} (n={m['n']})")
-            )
+        # Negation is where short texts fail most, so the sentences are also split by whether
+        # they hold a negator (the same pattern the app's trust note uses).
+        negated = short["text"].map(lambda text: bool(NEGATOR.search(text)))
+        by_negator = short.assign(source=negated.map({True: "with a negator", False: "without"}))
+        for frame in (short, by_negator):
+            for source, m in metrics_by_source(frame, positive).items():
+                short_rows.append(
+                    (f"short sentences: {source}", f"{m['accuracy']:.4f} +- {m['interval']:.4f} (n={m['n']})")
+                )
     behaviour = metrics.get("behaviour")
     if behaviour:
         rates = ", ".join(f"{k} {v['pass_rate']:.2f}" for k, v in behaviour["capabilities"].items())
