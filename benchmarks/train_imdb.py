@@ -132,6 +132,9 @@ def main() -> int:
         short_rows.append(("behavioural check", f"{behaviour['overall']:.3f} ({rates})"))
 
     pretrained = load_file(str(Path(model) / "model.safetensors"))
+    # A classifier checkpoint given as --model (e.g. a head trained first) names the encoder's
+    # weights with the "bert." prefix; a bare encoder does not.
+    pretrained = {k.removeprefix("bert."): v for k, v in pretrained.items()}
     trained = load_file(str(Path(args.output_dir) / "model.safetensors"))
     frozen = [
         k
