@@ -119,7 +119,7 @@ def main() -> int:
         positive = [p.scores["POSITIVE"] for p in scores]
         # Negation is where short texts fail most, so the sentences are also split by whether
         # they hold a negator (the same pattern the app's trust note uses).
-        negated = short["text"].map(lambda text: bool(NEGATOR.search(text)))
+        negated = short["text"].str.contains(NEGATOR)
         by_negator = short.assign(source=negated.map({True: "with a negator", False: "without"}))
         for frame in (short, by_negator):
             for source, m in metrics_by_source(frame, positive).items():
