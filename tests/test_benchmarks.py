@@ -106,3 +106,28 @@ def test_missing_data_is_one_clear_line(tmp_path):
     )
     assert result.returncode != 0
     assert f"error: no data at '{missing}'; pass --data" in result.stderr
+
+
+def test_phrase_labels_counts_the_reviews_holding_each_phrase(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    rows = ["text,label"]
+    rows += ['"The acting was not bad, but the plot was a mess.",0'] * 3
+    rows += ['"Not bad at all, I loved it.",1']
+    rows += ['"Notable and bad.",0', '"A fine film.",1', '"Dull.",0', '"Great fun.",1']
+    reviews.write_text("\n".join(rows + rows[1:] * 3) + "\n")  # 32 reviews, enough for a split
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, "benchmarks/phrase_labels.py", "--data", str(reviews)]
+        + ["--phrase", "not bad", "--phrase", "never boring", "--max-train-samples", "10"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    whole, sample = result.stdout.split("The training sample")
+    # Case-blind, whole words: "Notable and bad" is not "not bad".
+    assert "| not bad | 16 | 4 | 0.25 (" in whole
+    assert "| never boring | 0 | 0 | - |" in whole
+    assert "(10 reviews)" in sample
