@@ -54,17 +54,21 @@ def test_the_scripts_are_the_products_benchmarks():
     assert {"train_imdb", "training", "inference", "load", "explain_faithfulness", "gpu_epoch"} <= names
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
-def test_script_answers_help_from_the_repository_root(script):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, str(script.relative_to(ROOT)), "--help"],
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python benchmarks/<script> args...`` from the repository root, as the docs run it."""
+    return subprocess.run(
+        [sys.executable, script, *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
+def test_script_answers_help_from_the_repository_root(script):
+    result = run_script(str(script.relative_to(ROOT)), "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout
 
@@ -87,23 +91,8 @@ def test_the_patch_finder_sees_assignments_and_setattr(tmp_path):
 
 
 def test_missing_data_is_one_clear_line(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     missing = str(tmp_path / "nothing.parquet")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/explain_faithfulness.py",
-            "--data",
-            missing,
-            "--model-dir",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script("benchmarks/explain_faithfulness.py", "--data", missing, "--model-dir", str(tmp_path))
     assert result.returncode != 0
     assert f"error: no data at '{missing}'; pass --data" in result.stderr
 
@@ -115,15 +104,10 @@ def test_phrase_labels_counts_the_reviews_holding_each_phrase(tmp_path):
     rows += ['"Not bad at all, I loved it.",1']
     rows += ['"Notable and bad.",0', '"A fine film.",1', '"Dull.",0', '"Great fun.",1']
     reviews.write_text("\n".join(rows + rows[1:] * 3) + "\n")  # 32 reviews, enough for a split
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, "benchmarks/phrase_labels.py", "--data", str(reviews)]
-        + ["--phrase", "not bad", "--phrase", "never boring", "--max-train-samples", "10"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_script(
+        "benchmarks/phrase_labels.py",
+        *("--data", str(reviews), "--phrase", "not bad", "--phrase", "never boring"),
+        *("--max-train-samples", "10"),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     whole, sample = result.stdout.split("The training sample")
