@@ -15,7 +15,6 @@ with ``--max-train-samples`` (the same split and seed as ``python -m imdb_sentim
 from __future__ import annotations
 
 import argparse
-import math
 import re
 
 from common import add_data_argument, data_path
@@ -50,21 +49,16 @@ def phrase_table(texts, labels, phrases) -> list[tuple[str, int, int]]:
     return rows
 
 
-def wilson_interval(positive: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The score interval for a share of ``positive`` in ``n`` (Wilson 1927)."""
-    share = positive / n
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def print_table(title: str, rows) -> None:
+    from scipy.stats import binomtest  # scikit-learn's own dependency
+
     print(f"\n{title}\n| phrase | reviews | positive | positive share (95% interval) |\n|---|---|---|---|")
     for phrase, n, positive in rows:
         if n == 0:
             print(f"| {phrase} | 0 | 0 | - |")
             continue
-        low, high = wilson_interval(positive, n)
+        interval = binomtest(positive, n).proportion_ci(confidence_level=0.95, method="wilson")
+        low, high = interval.low, interval.high
         print(f"| {phrase} | {n:,} | {positive:,} | {positive / n:.2f} ({low:.2f}-{high:.2f}) |")
 
 
