@@ -290,8 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0 if argv else 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    finished = False
     try:
-        return RUNNERS[argv[0]](argv[1:])
+        code = RUNNERS[argv[0]](argv[1:])
+        finished = True
+        return code
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -301,4 +304,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         from .distributed import leave_process_group
 
-        leave_process_group()
+        leave_process_group(finished)

@@ -66,12 +66,21 @@ def quiet_replicas(is_main: bool) -> None:
         logging.getLogger(__package__).setLevel(logging.WARNING)
 
 
-def leave_process_group() -> None:
+def leave_process_group(finished: bool = True) -> None:
     """Close the process group before the process exits. A launched process that exits with it
-    open can abort in C++ teardown ("terminate called without an active exception", SIGABRT)
-    after its work is done, which fails the whole launch; torch asks for this call too."""
+    open, or closes it while another process is still at work, can abort in C++ teardown
+    ("terminate called without an active exception", SIGABRT) after its own work is done, which
+    fails the whole launch. So after a command that finished, every process waits for the others
+    and they close the group together (accelerate's ``wait_for_everyone`` then ``end_training``).
+    After an error nothing is closed: another process may be inside a collective, where a barrier
+    or a close would hang, and the launcher stops the others when this one exits."""
     torch = sys.modules.get("torch")  # nothing to close if torch was never imported
-    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+    if not finished or torch is None or not torch.distributed.is_available():
+        return
+    if torch.distributed.is_initialized():
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
         torch.distributed.destroy_process_group()
 
 
