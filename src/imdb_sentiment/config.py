@@ -25,7 +25,6 @@ from .errors import UserError
 
 TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
 TRAINING_METHODS = ("freeze", "lora")
-POOLINGS = ("cls", "mean")
 CONFIG_FILENAME = "training_config.json"
 
 # Recipes for the "auto" fields. Both keep Sun et al.'s (2019) head+tail window of 512 tokens. The
@@ -106,45 +105,11 @@ class TrainConfig:
         "Dropout on attention probabilities while training. Default: the model's own (0.1) on a "
         "GPU, 0 on a CPU, where any attention dropout disables PyTorch's fused attention kernel.",
     )
-    hidden_dropout: float | None = _field(
-        None,
-        "Dropout on hidden states (embeddings, layer outputs) and on the classifier's input while "
-        "training. Default: the model's own (0.1).",
-    )
     calibrate: bool = _field(
         True,
         "After training, fit a temperature and a decision threshold to the validation split "
         "(Platt scaling) and fold them into the output layer: scores become calibrated "
         "probabilities and the threshold drift of a short run is undone. --no-calibrate skips it.",
-    )
-    short_crops: float = _field(
-        0.0,
-        "Fraction of the train and validation reviews that also give 1-3 short crops (one or two "
-        "of their sentences, the last and first preferred) with the review's label, so the model "
-        "sees inputs of the length people type (see crops.py). 0 trains on whole reviews only.",
-    )
-    negation_pairs: float = _field(
-        0.0,
-        "Fraction of the training reviews that also give a negation pair: a sentence stating the "
-        "review's verdict with its label, and the same sentence negated ('was superb' -> 'wasn't "
-        "superb') with the other label (see negation.py). 0 adds none.",
-    )
-    negated_sentences: bool = _field(
-        False,
-        "Also train on the training reviews' own sentences that contain a negation, with the "
-        "review's label: where it negates a word of the other side ('wasn't bad at all' in a "
-        "positive review) and where it does not flip the verdict ('didn't work, a terrible "
-        "battery'); see negation.py. Measured: it costs real short sentences (docs/short_texts.md).",
-    )
-    pooling: str = field(
-        default="cls",
-        metadata={
-            "help": "How the classifier reads the encoder. cls: its first token ([CLS]), as "
-            "transformers' classifiers do. mean: the mean of the tokens, computed by one added "
-            "encoder layer, so the saved model stays a plain transformers model (see pooling.py; "
-            "measured no better than cls on MiniLM, docs/short_texts.md).",
-            "choices": POOLINGS,
-        },
     )
     weight_decay: float = _field(0.01, "AdamW weight decay.")
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
@@ -262,19 +227,12 @@ def validate_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and value < 2:
             problems.append(f"{name} must be at least 2")
-    for name in ("attention_dropout", "hidden_dropout"):
-        value = getattr(config, name)
-        if value is not None and not 0 <= value < 1:
-            problems.append(f"{name} must be at least 0 and below 1")
-    for name in ("short_crops", "negation_pairs"):
-        if not 0 <= getattr(config, name) <= 1:
-            problems.append(f"{name} must be between 0 and 1")
+    if config.attention_dropout is not None and not 0 <= config.attention_dropout < 1:
+        problems.append("attention_dropout must be at least 0 and below 1")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
         problems.append("early_stopping_patience must be at least 1")
     if config.method not in TRAINING_METHODS:
         problems.append(f"method must be one of {', '.join(TRAINING_METHODS)}")
-    if config.pooling not in POOLINGS:
-        problems.append(f"pooling must be one of {', '.join(POOLINGS)}")
     if config.lora_r < 1 or config.lora_alpha <= 0 or not 0 <= config.lora_dropout < 1:
         problems.append("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1)")
     if problems:

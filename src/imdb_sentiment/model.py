@@ -159,16 +159,6 @@ def _attention_dropouts(model: nn.Module) -> list[nn.Dropout]:
     ]
 
 
-def set_hidden_dropout(model: nn.Module, probability: float) -> int:
-    """Set every dropout that is not on attention probabilities (embeddings, layer outputs, the
-    classifier's input), in the modules and in the config saved with the model; returns how many
-    dropout modules were changed."""
-    attention = {id(dropout) for dropout in _attention_dropouts(model)}
-    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout) and id(m) not in attention]
-    names = ("hidden_dropout_prob", "dropout", "classifier_dropout", "seq_classif_dropout")
-    return _set_dropouts(model, dropouts, names, probability)
-
-
 def _set_dropouts(model: nn.Module, dropouts: list[nn.Dropout], config_names, probability: float) -> int:
     """Set ``dropouts`` and those of ``config_names`` the model's config has (so the saved config
     says what training used); returns how many modules were changed."""

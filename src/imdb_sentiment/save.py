@@ -130,15 +130,6 @@ def _behaviour_rows(behaviour: dict | None) -> str:
     return "\n".join(rows)
 
 
-def _pooling_line(pooling: str | None) -> str:
-    if pooling == "mean":
-        return (
-            "- Pooling: the mean of the tokens, computed by the top encoder layer, which training added\n"
-            "  to the pretrained ones (imdb_sentiment.pooling); the classifier reads its first token."
-        )
-    return "- Pooling: the first token ([CLS]), as transformers' sequence classifiers read it."
-
-
 def _method_line(freeze: dict) -> str:
     """What trained: the layers above the frozen ones, or LoRA adapters on them."""
     frozen = (
@@ -177,7 +168,6 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
 
 ## Training
 {_method_line(freeze)}
-{_pooling_line(config.get("pooling"))}
 - Inputs: at most {config["max_length"]} tokens, long reviews cut with the `{config["truncation"]}`
   strategy; HTML line breaks removed.
 - {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate

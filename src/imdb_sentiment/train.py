@@ -30,7 +30,6 @@ from .callbacks import timed_steps, training_callbacks
 from .check import behaviour_metrics
 from .checkpoints import resume_point
 from .config import TrainConfig, resolve_config
-from .crops import crop_splits
 from .data import Splits, load_splits
 from .distributed import quiet_replicas
 from .errors import TrainingDivergedError
@@ -50,10 +49,7 @@ from .model import (
     load_model,
     load_tokenizer,
     set_attention_dropout,
-    set_hidden_dropout,
 )
-from .negation import add_negation_examples
-from .pooling import add_mean_pooling_layer
 from .precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from .save import atomic_directory, check_output_dir, model_card, save_tokenizer, write_json
 from .text import Encoder
@@ -94,13 +90,8 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
         splits = load_splits(config)
         tokenizer = load_tokenizer(config.model)
         model = load_model(config.model)
-    # Before the dropouts and the freezing, which then treat the added layer as any other.
-    if config.pooling == "mean":
-        add_mean_pooling_layer(model)
     if config.attention_dropout is not None:
         set_attention_dropout(model, config.attention_dropout)
-    if config.hidden_dropout is not None:
-        set_hidden_dropout(model, config.hidden_dropout)
     if config.freeze_layers is None:  # the default depends on the depth, known now
         depth = len(find_layers(model)[1])
         config = dataclasses.replace(config, freeze_layers=default_freeze_layers(depth, config.method))
@@ -110,14 +101,6 @@ def _train(config: TrainConfig, restore_float32_precision) -> TrainResult:
             model, config.freeze_layers, config.lora_r, config.lora_alpha, config.lora_dropout
         )
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
-    # Negation examples first, so their polar words are learnt from the reviews alone (not from crops).
-    splits = dataclasses.replace(
-        splits,
-        train=add_negation_examples(
-            splits.train, config.negation_pairs, config.seed, config.negated_sentences
-        ),
-    )
-    splits = crop_splits(splits, config.short_crops, config.seed, encoder)
     train_set = encode_frame(encoder, splits.train)
     validation_set = encode_frame(encoder, splits.validation)
 
@@ -258,7 +241,7 @@ def _describe_recipe(
         f"Training on {where}: {len(splits.train):,} train / {len(splits.validation):,} validation"
         f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews, "
         f"max_length {config.max_length} ({config.truncation}), {config.epochs:g} epoch(s), "
-        f"batch {config.batch_size}, lr {config.learning_rate:g}, {config.pooling} pooling.\n{report}"
+        f"batch {config.batch_size}, lr {config.learning_rate:g}.\n{report}"
     )
 
 

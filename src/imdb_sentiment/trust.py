@@ -12,17 +12,23 @@ suggests: the text is much shorter than the reviews the model learned from, the 
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
 from .check import summary_line
-from .negation import NEGATOR
 
 # Below these the app says how far to trust a label: IMDb reviews average about 230 words, so a
 # dozen words is far shorter than almost every review the model learned from (see
 # docs/short_texts.md), and a score within 0.1 of 0.5 is close to a coin toss.
 SHORT_WORDS = 12
 UNSURE_MARGIN = 0.1
+# A word that negates what follows ("not", "never", "wasn't"): a negated text gets the note when
+# the model's own check says it misreads negation.
+NEGATOR = re.compile(
+    r"\b(?:not|no|never|nothing|nobody|none|neither|nor|without|hardly|barely|\w+n['’]t)\b", re.IGNORECASE
+)
 # A model that passes fewer of its check's negation cases than this gets the negation note: at
 # 0.56 (the CPU default's rate) a negated phrase is read by its sentiment word about half the time.
 RELIABLE_NEGATION = 0.8
