@@ -1,4 +1,4 @@
-"""Serve a trained sentiment model in a Gradio app (a thin command line over imdb_sentiment.app).
+"""Serve a trained sentiment model in a Gradio app (a thin command line over imdb_sentiment.serving.app).
 
     python gradioApp.py                                 # saved_model/ on http://127.0.0.1:7860
     python gradioApp.py --model-dir my_model --port 8080
@@ -12,16 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imdb_sentiment.cli import add_model_arguments
+from imdb_sentiment.cli.arguments import app_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve an IMDb sentiment model with Gradio.")
-    add_model_arguments(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default: localhost only).")
-    parser.add_argument("--port", type=int, default=7860, help="Port (default: 7860).")
-    parser.add_argument("--share", action="store_true", help="Also open a public gradio.live link.")
-    return parser.parse_args(argv)
+    return app_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,15 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     from imdb_sentiment.memory import limit_malloc_growth
 
     limit_malloc_growth()  # before the model and the request threads allocate: keeps RSS flat
-    from imdb_sentiment.predict import Classifier
+    from imdb_sentiment.cli.arguments import classifier_from_args
 
     try:  # load before importing gradio, so a missing model is reported at once
-        classifier = Classifier.from_pretrained(args.model_dir, device=args.device, backend=args.backend)
+        classifier = classifier_from_args(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    from imdb_sentiment.app import build_demo, launch
+    from imdb_sentiment.serving.app import build_demo, launch
 
     launch(build_demo(classifier, model_dir=args.model_dir), host=args.host, port=args.port, share=args.share)
     return 0

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from common import add_data_argument, data_path
-from imdb_sentiment.explain import explain_text
-from imdb_sentiment.predict import Classifier
+from imdb_sentiment.serving.classifier import Classifier
+from imdb_sentiment.serving.explain import explain_text
 
 
 def parse_method(spec: str) -> tuple[str, int]:

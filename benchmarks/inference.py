@@ -85,7 +85,7 @@ def worker(spec: dict) -> dict:
     model_dir, engine, texts = spec["model_dir"], spec["engine"], spec["texts"]
     import torch
 
-    from imdb_sentiment.backends import default_threads
+    from imdb_sentiment.serving.engines import default_threads
 
     torch.set_num_threads(default_threads())
     start = time.perf_counter()
@@ -173,7 +173,7 @@ def main() -> int:
     from transformers import AutoConfig, AutoTokenizer
 
     from imdb_sentiment.data import read_source
-    from imdb_sentiment.export import export_onnx
+    from imdb_sentiment.serving.export import export_onnx
 
     workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)

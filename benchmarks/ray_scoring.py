@@ -65,9 +65,9 @@ def main() -> int:
     import psutil
     import ray
 
-    from imdb_sentiment.batch import score_texts
-    from imdb_sentiment.predict import Classifier
-    from imdb_sentiment.ray_scoring import BatchScorer, score_with_ray
+    from imdb_sentiment.scale.ray import BatchScorer, score_with_ray
+    from imdb_sentiment.serving.batch import score_texts
+    from imdb_sentiment.serving.classifier import Classifier
 
     class MeasuredScorer(BatchScorer):
         """Adds the actor's pid and peak RSS so far to every row it writes."""

@@ -111,8 +111,8 @@ def main() -> int:
     if Path(args.short_data).is_file():  # evaluation only: nothing is trained or chosen on it
         import pandas as pd
 
-        from imdb_sentiment.metrics import metrics_by_source
-        from imdb_sentiment.trust import NEGATOR
+        from imdb_sentiment.evaluation.metrics import metrics_by_source
+        from imdb_sentiment.serving.trust import NEGATOR
 
         short = pd.read_parquet(args.short_data)
         scores = Classifier.from_pretrained(args.output_dir).predict(short["text"].tolist())

@@ -104,9 +104,9 @@ def main() -> int:
 
     import torch
 
-    from imdb_sentiment.backends import default_threads
     from imdb_sentiment.data import read_source, standardize
     from imdb_sentiment.model import load_tokenizer
+    from imdb_sentiment.serving.engines import default_threads
     from imdb_sentiment.text import Encoder
 
     torch.set_num_threads(default_threads())

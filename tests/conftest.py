@@ -76,7 +76,7 @@ def exported_model_dir(tmp_path_factory, trained_model_dir) -> Path:
     shutil.copytree(trained_model_dir, directory)
     # Check reviews like the ones the model will serve: the distribution the tiny model learned.
     reviews = make_reviews(64, seed=11, max_words=12)
-    from imdb_sentiment.export import export_onnx
+    from imdb_sentiment.serving.export import export_onnx
 
     export_onnx(
         directory,

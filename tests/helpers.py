@@ -7,7 +7,11 @@ sentiment is carried by a few marker words hidden among neutral filler.
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -190,3 +194,53 @@ def open_chromium():
                 launched.close()
 
     return browser()
+
+
+# --- launching several processes (accelerate launch) -------------------------------------------
+
+
+def _free_port() -> int:
+    # Several test runs may share this machine: never rely on accelerate's default port 29500.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(args: list[str], cwd: Path, processes: int = 2) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",  # CPU processes joined with gloo, even on a machine with GPUs
+        "HF_HOME": str(cwd / "hf_home"),  # no user-wide accelerate default_config.yaml applies
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "imdb_sentiment",
+        *args,
+    ]
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def recipe_arguments(**overrides) -> list[str]:
+    from conftest import TINY_RECIPE  # conftest imports this module: import when called
+
+    values = {**TINY_RECIPE, **overrides}
+    return [item for key, value in values.items() if value is not None for item in (f"--{key}", str(value))]

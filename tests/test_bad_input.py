@@ -212,7 +212,7 @@ def test_training_data_with_nulls_and_non_strings_drops_those_rows(tmp_path):
 
 @pytest.fixture(scope="module")
 def app_url(classifier):
-    from imdb_sentiment.app import build_demo, launch
+    from imdb_sentiment.serving.app import build_demo, launch
 
     demo = build_demo(classifier)
     launch(demo, host="127.0.0.1", port=None, prevent_thread_lock=True)

@@ -17,7 +17,7 @@ from transformers import TrainingArguments
 from imdb_sentiment import TrainConfig, UserError, resolve_config, train
 from imdb_sentiment.model import FreezeReport
 from imdb_sentiment.precision import choose_precision, float32_precision_kept
-from imdb_sentiment.train import _describe_recipe, training_arguments
+from imdb_sentiment.training.train import _describe_recipe, training_arguments
 
 from conftest import tiny_config
 
@@ -129,7 +129,7 @@ def test_float32_precision_is_restored_after_the_block_even_on_error():
 def test_train_restores_tf32_and_records_what_training_used(
     tmp_path, tiny_distilbert, reviews_parquet, monkeypatch
 ):
-    train_module = importlib.import_module("imdb_sentiment.train")  # the package exports train()
+    train_module = importlib.import_module("imdb_sentiment.training.train")  # the package exports train()
 
     def arguments_that_enable_tf32(config, precision=None):
         args = original(config, precision)

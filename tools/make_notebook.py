@@ -114,7 +114,7 @@ third of the layers and LoRA on 4,000 reviews; on a CPU only none and half of th
 reviews. `SWEEP_OVERRIDES` (JSON: `freeze_layers`, `lora` ranks, and any training option) changes it."""),
     new_code_cell("""import dataclasses
 
-from imdb_sentiment.sweep import run_sweep, settings_for
+from imdb_sentiment.training.sweep import run_sweep, settings_for
 
 layers = result.metrics["model"]["total_layers"]
 if config.device == "cuda":

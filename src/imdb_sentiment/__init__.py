@@ -8,11 +8,11 @@ Classifier.from_pretrained("saved_model").predict(["What a film!"])
 from .config import TrainConfig, resolve_config
 from .data import Splits, load_splits
 from .errors import HubUnreachableError, TrainingDivergedError, UserError
-from .metrics import classification_metrics
+from .evaluation.metrics import classification_metrics
 from .model import freeze_lower_layers, load_model, load_tokenizer
-from .predict import Classifier, Prediction
+from .serving.classifier import Classifier, Prediction
 from .text import Encoder, InvalidTextError, clean_text
-from .train import TrainResult, train
+from .training.train import TrainResult, train
 
 __all__ = [
     "Classifier",

@@ -97,18 +97,20 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self.start = torch.cuda.memory_allocated()
         else:
-            self.start = _status_kib("VmRSS")
+            # The baseline is the high-water mark right after its reset (the RSS at that moment), so
+            # memory freed in between cannot make the peak look smaller than the start.
             self.resettable = _reset_high_water_mark()
+            self.start = _status_kib("VmHWM")
         return self
 
     def __exit__(self, *exc) -> None:
         import torch
 
         if self.device == "cuda":
-            self.peak_mb = (torch.cuda.max_memory_allocated() - self.start) / 2**20
+            self.peak_mb = max(0, torch.cuda.max_memory_allocated() - self.start) / 2**20
         elif self.start is not None and self.resettable:
             high_water = _status_kib("VmHWM")
-            self.peak_mb, self.peak_rss_mb = (high_water - self.start) / 1024, high_water / 1024
+            self.peak_mb, self.peak_rss_mb = max(0, high_water - self.start) / 1024, high_water / 1024
 
 
 def _status_kib(field: str) -> int | None:

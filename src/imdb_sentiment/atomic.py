@@ -1,0 +1,78 @@
+"""Write a model directory atomically: built beside the target, renamed into place at the end.
+
+The directory is built beside the target under a hidden name and renamed into place at the end,
+so a failed or interrupted run never leaves a half-written or mixed ``saved_model/``: readers see
+the previous model or the new one, nothing in between.
+
+    with atomic_directory("saved_model") as staging:
+        model.save_pretrained(staging)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+
+# Files whose presence marks a directory as a model this project (or transformers) wrote, and so
+# safe to replace. Anything else non-empty is refused: a typo must not delete someone's folder.
+MODEL_MARKERS = ("config.json", "training_config.json", "model.safetensors")
+
+
+def check_output_dir(path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Path:
+    """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory
+    (or by another folder this project writes, recognised by one of ``markers``)."""
+    path = Path(path).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output_dir '{path}' exists and is not a directory.")
+    if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
+        raise UserError(
+            f"output_dir '{path}' is a non-empty folder that does not hold a model; "
+            "refusing to replace it. Choose another --output-dir."
+        )
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"Cannot write to '{parent}'.")
+    return path
+
+
+@contextmanager
+def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
+    non-empty ``target`` is only replaced if it holds one of ``markers``."""
+    target = check_output_dir(target, markers)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a model directory is for sharing
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    backup = None
+    if target.exists():
+        backup = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, backup)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        if backup is not None:
+            os.rename(backup, target)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,241 @@
+"""Score data sets too big for one machine with Ray Data: stream files in, score in actors, write parquet.
+
+    python -m imdb_sentiment predict --engine ray --model-dir saved_model \\
+        --file 'reviews/*.parquet' --output out/ [--address auto] [--num-workers 4] [--gpus-per-worker 1]
+
+    from imdb_sentiment.scale.ray import score_with_ray
+    score_with_ray("saved_model", "reviews/", "out/", num_workers=4)
+
+The input is one file, a folder or a glob of parquet / CSV / JSON Lines files (local, or any path
+Ray Data reads, such as ``s3://bucket/reviews/``). Every file is read in chunks by Ray read tasks,
+scored by ``num_workers`` actors that each load the :class:`~imdb_sentiment.serving.classifier.Classifier`
+once (same backends, truncation and length-sorted batches as ``predict``), and written as parquet
+files under ``output``: the input columns plus ``source_file``, ``source_row``, ``label``, ``score``,
+``score_<LABEL>`` for each class and ``error``. Nothing is gathered in the driver.
+
+Row ids: ``(source_file, source_row)``, the file a row came from and its 0-based position in that
+file. They are fixed by the input alone (not by scheduling, worker count or retries), so the output
+joins back to the input file by position, and a retried read yields the same ids. Ray's own readers
+do not number rows within a file (parquet's ``row_hash`` is a hash, for parquet only) and their JSON
+reader fails on a column mixing strings and numbers, which is a bad row this module must keep; so
+the files are read by a small :class:`FileBasedDatasource` (Ray's listing, filesystems and retries)
+with pandas / pyarrow, as ``batch.read_reviews`` reads them. Input columns named like an output
+column (IMDb files have ``label``) are kept as ``input_<name>``.
+
+Bad rows (null, empty, blank or non-string text) get an ``error`` and are written, never dropped.
+A dead worker is restarted and its batch retried (``max_restarts`` / ``max_task_retries``).
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import UserError
+
+READERS = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json")
+ID_COLUMNS = ("source_file", "source_row")
+CHUNK_ROWS = 4096  # rows per block read from a file: bounds a read task's memory, not the file's size
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def expand_inputs(inputs: str) -> list[str]:
+    """The files ``inputs`` names (a file, a folder, or a glob), sorted; UserError if none or unknown."""
+    if _is_uri(inputs):
+        return [inputs]  # listed by Ray's filesystem layer on the cluster
+    path = Path(inputs).expanduser()
+    if path.is_dir():
+        files = sorted(
+            str(p.resolve())
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in READERS and not p.name.startswith((".", "_"))
+        )
+        if not files:
+            raise UserError(f"'{inputs}' holds no parquet, CSV or JSON Lines files.")
+        return files
+    # Absolute paths: Ray workers need not share the driver's working directory.
+    files = sorted(str(Path(p).resolve()) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    if not files:
+        raise UserError(f"No files match '{inputs}'.")
+    unknown = [p for p in files if Path(p).suffix.lower() not in READERS]
+    if unknown:
+        raise UserError(f"Cannot read '{Path(unknown[0]).name}': use .parquet, .csv or .jsonl files.")
+    return files
+
+
+def read_chunks(source, name: str, chunk_rows: int = CHUNK_ROWS):
+    """DataFrames of at most ``chunk_rows`` rows from one file (``source``: a path or open binary file)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
+    elif suffix == ".csv":
+        yield from pd.read_csv(source, chunksize=chunk_rows)
+    else:  # dtype=False: a number in the text column stays a number, to be reported as such
+        if not isinstance(source, (str, Path)):
+            source = io.TextIOWrapper(source, encoding="utf-8")
+        yield from pd.read_json(source, lines=True, chunksize=chunk_rows, dtype=False)
+
+
+def columns_of(path: str) -> list[str]:
+    """A local file's column names, from its header alone."""
+    return list(next(read_chunks(path, path, chunk_rows=1), pd.DataFrame()).columns)
+
+
+def number_rows(chunks, name: str):
+    """Each chunk with ``source_file`` and ``source_row`` (position in the file) added."""
+    start = 0
+    for chunk in chunks:
+        chunk = chunk.rename(columns={c: f"input_{c}" for c in chunk.columns if c in ID_COLUMNS})
+        chunk.insert(0, "source_row", range(start, start + len(chunk)))
+        chunk.insert(0, "source_file", name)
+        start += len(chunk)
+        yield chunk
+
+
+class BatchScorer:
+    """Ray Data callable class: loads the Classifier once per actor, scores one pandas batch per call
+    into an Arrow table."""
+
+    def __init__(self, model_dir, text_column, batch_size, backend, device, threads):
+        from ..serving.classifier import Classifier
+
+        self.classifier = Classifier.from_pretrained(
+            model_dir, device=device, backend=backend, threads=threads
+        )
+        self.text_column, self.batch_size = text_column, batch_size
+
+    def __call__(self, batch: pd.DataFrame):
+        from ..serving.batch import score_texts
+
+        texts = [None if isinstance(v, float) and pd.isna(v) else v for v in batch[self.text_column]]
+        # score_texts gives the errors for bad rows and sorts the good ones by length (Classifier.predict).
+        scored = score_texts(self.classifier, texts, batch_size=self.batch_size)
+        labels = list(self.classifier.id2label.values())
+        scored = scored.drop(columns="index").rename(columns={c: f"score_{c}" for c in labels})
+        out = batch.reset_index(drop=True)
+        out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in scored.columns})
+        # Parquet needs one type per column: a number given as text is written as its string form.
+        out[self.text_column] = [v if v is None or isinstance(v, str) else str(v) for v in texts]
+        scores = {"score": "float64", **{f"score_{c}": "float64" for c in labels}}
+        return _typed_table(pd.concat([out, scored.astype(scores)], axis=1), self.text_column)
+
+
+def _typed_table(frame: pd.DataFrame, text_column: str):
+    """``frame`` as an Arrow table whose text, label and error columns are strings, also in a batch
+    where all of them are missing (typed null by inference): so every output file has one schema,
+    and the output folder reads back as one table."""
+    import pyarrow as pa
+
+    inferred = pa.Schema.from_pandas(frame, preserve_index=False)
+    strings = {text_column, "label", "error"}
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.string() if f.name in strings or f.type == pa.null() else f.type)
+            for f in inferred
+        ]
+    )
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+def _datasource(files, chunk_rows):
+    from ray.data.datasource import FileBasedDatasource
+
+    class NumberedFiles(FileBasedDatasource):
+        _FILE_EXTENSIONS = [s.lstrip(".") for s in READERS]
+
+        def _read_stream(self, f, path):
+            # CSV and JSON Lines stream from the file; parquet needs random access (its footer comes
+            # last), which Ray's input stream lacks, so a parquet file is buffered by its read task.
+            if Path(path).suffix.lower() in (".parquet", ".pq"):
+                f = io.BytesIO(f.readall())
+            yield from number_rows(read_chunks(f, path, chunk_rows), path)
+
+    return NumberedFiles(files, file_extensions=NumberedFiles._FILE_EXTENSIONS)
+
+
+def check_output(output: str) -> None:
+    if _is_uri(output):
+        return
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise UserError(
+            f"Output '{output}' exists and is not a folder; --engine ray writes a folder of parquet files."
+        )
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"Output folder '{output}' is not empty; choose a new folder so no old rows mix in.")
+
+
+def score_with_ray(
+    model_dir,
+    inputs: str,
+    output: str,
+    *,
+    address: str | None = None,
+    num_workers: int = 2,
+    batch_size: int = 32,
+    gpus_per_worker: float = 0,
+    cpus_per_worker: float = 1,
+    text_column: str = "text",
+    backend: str = "auto",
+    device: str | None = None,
+    rows_per_call: int = 512,
+    max_retries: int = 3,
+    scorer=BatchScorer,
+) -> None:
+    """Score every row of ``inputs`` into parquet files under ``output`` (see the module docstring).
+    ``batch_size``: reviews per forward pass; ``rows_per_call``: rows handed to an actor at once."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as error:
+        raise UserError('--engine ray needs Ray: pip install "imdb-sentiment[ray]"') from error
+    files = expand_inputs(str(inputs))
+    check_output(str(output))
+    missing = [f for f in files if not _is_uri(f) and text_column not in columns_of(f)]
+    if missing:
+        raise UserError(
+            f"'{Path(missing[0]).name}' has no column '{text_column}'; its columns are "
+            f"{', '.join(map(repr, columns_of(missing[0])))}. Pass --text-column."
+        )
+    started = not ray.is_initialized()
+    if started:  # join a cluster, or start a local one on this machine's cores
+        ray.init(address=address, include_dashboard=False, configure_logging=False)
+    try:
+        model_dir = str(Path(model_dir).resolve()) if Path(model_dir).exists() else str(model_dir)
+        device = device or ("cuda" if gpus_per_worker else "cpu")
+        threads = max(1, int(cpus_per_worker))
+        # Reads and writes ask for no CPU: the actors hold the cores, and a read task that waited for
+        # one would leave them idle forever when num_workers * cpus_per_worker fills the cluster.
+        light = {"num_cpus": 0}
+        dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8), **light)
+        with warnings.catch_warnings():
+            # Ray Data's own default is unbounded restarts and retries, so a batch that kills
+            # its worker every time (out of memory) would loop forever; the bound can only be
+            # passed as a remote argument, which Ray 2.60 flags as deprecated with no named
+            # replacement yet.
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            scored = dataset.map_batches(
+                scorer,
+                fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
+                batch_size=rows_per_call,
+                batch_format="pandas",
+                compute=ray.data.ActorPoolStrategy(size=num_workers),
+                num_cpus=cpus_per_worker,
+                num_gpus=gpus_per_worker,
+                max_restarts=max_retries,
+                max_task_retries=max_retries,
+            )
+        scored.write_parquet(str(output), ray_remote_args=light)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,123 @@
+"""The model card (``README.md``) saved with every model: what was trained, how well, how to load it.
+
+(staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
+"""
+
+from __future__ import annotations
+
+
+def _metric_rows(metrics: dict) -> str:
+    rows = [
+        "| split | accuracy | precision | recall | F1 | ROC-AUC | reviews |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split in ("validation", "test"):
+        m = metrics.get(split)
+        if not m:
+            continue
+        auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
+        rows.append(
+            f"| {split} | {m['accuracy']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} "
+            f"| {m['f1']:.4f} | {auc} | {m['n']:,} |"
+        )
+    return "\n".join(rows)
+
+
+def _calibration_line(calibration: dict | None) -> str:
+    if not calibration:
+        return "- Not calibrated: the scores are the fine-tuned model's own."
+    return (
+        f"- Calibrated on the validation split (Platt scaling, folded into the output layer): "
+        f"scale {calibration['scale']:.3f},\n  shift {calibration['shift']:+.3f}; validation "
+        f"accuracy {calibration['validation_accuracy_before']:.4f} before it."
+    )
+
+
+def _precision_line(precision: dict | None) -> str:
+    if not precision:
+        return "- Precision: fp32."
+    tf32 = " with TF32 matmuls" if precision.get("tf32") else ""
+    where = precision.get("device") or "CPU"
+    return (
+        f"- Precision: trained in {precision['training']}{tf32} on {where}; calibrated and evaluated in "
+        f"{precision.get('evaluation', 'fp32')}, the numerics the model is served with."
+    )
+
+
+def _behaviour_rows(behaviour: dict | None) -> str:
+    """The behavioural check's pass rates (check.py), if training ran it."""
+    if not behaviour:
+        return ""
+    rows = [
+        f"\nBehavioural check (`python -m imdb_sentiment check`), {behaviour['n']} short texts: "
+        f"overall pass rate {behaviour['overall']:.3f}.\n",
+        "| capability | cases | pass rate |",
+        "|---|---|---|",
+    ]
+    rows += [f"| {k} | {v['n']} | {v['pass_rate']:.3f} |" for k, v in behaviour["capabilities"].items()]
+    return "\n".join(rows)
+
+
+def _method_line(freeze: dict) -> str:
+    """What trained: the layers above the frozen ones, or LoRA adapters on them."""
+    frozen = (
+        f"the embeddings and the lowest {freeze['frozen_layers']} of {freeze['total_layers']}\n  "
+        "transformer layers"
+    )
+    trained = (
+        f"{freeze['trainable_parameters']:,} of {freeze['total_parameters']:,}\n  parameters trained "
+        f"({freeze['trainable_percent']:.2f}%)"
+    )
+    if freeze.get("method") != "lora":
+        return f"- Frozen: {frozen}; {trained}."
+    return (
+        f"- LoRA (peft): rank {freeze['lora_r']}, alpha {freeze['lora_alpha']:g}, dropout "
+        f"{freeze['lora_dropout']:g} adapters on the attention projections above {frozen}, and the\n  "
+        f"classifier head trained fully; {trained}, adapters included. The adapters are merged\n  "
+        "into the saved weights: a plain transformers model."
+    )
+
+
+def model_card(config: dict, metrics: dict) -> str:
+    """A Hugging Face style model card: what was trained, how well, and how to load it."""
+    freeze = metrics["model"]
+    train = metrics["train"]
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [sentiment-analysis, imdb, imdb-sentiment]
+base_model: {config["model"]}
+---
+
+# Sentiment classifier fine-tuned from `{config["model"]}`
+
+Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment project on
+`{config["data"]}`.
+
+## Training
+{_method_line(freeze)}
+- Inputs: at most {config["max_length"]} tokens, long reviews cut with the `{config["truncation"]}`
+  strategy; HTML line breaks removed.
+- {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate
+  {config["learning_rate"]:g}, batch size {config["batch_size"]}, seed {config["seed"]},
+  on {config["device"]} in {train["train_runtime_s"]:.0f} s.
+{_precision_line(metrics.get("precision"))}
+- The validation split was carved from train (stratified) and chose the best epoch; the test
+  split, when present, was used once, for the report below.
+{_calibration_line(metrics.get("calibration"))}
+
+## Metrics
+{_metric_rows(metrics)}
+{_behaviour_rows(metrics.get("behaviour"))}
+
+## Use
+```python
+from transformers import pipeline
+classify = pipeline("text-classification", model="path/to/this/folder")
+classify("A wonderful, moving film.", truncation=True)
+
+# or, with the same truncation the model was trained with:
+from imdb_sentiment import Classifier
+Classifier.from_pretrained("path/to/this/folder").predict(["A wonderful, moving film."])
+```
+"""
