@@ -17,7 +17,7 @@ from transformers import TrainingArguments
 from imdb_sentiment import TrainConfig, UserError, resolve_config, train
 from imdb_sentiment.model import FreezeReport
 from imdb_sentiment.precision import choose_precision, float32_precision_kept
-from imdb_sentiment.training.train import _describe_recipe, training_arguments
+from imdb_sentiment.training.arguments import describe_recipe, training_arguments
 
 from conftest import tiny_config
 
@@ -70,7 +70,7 @@ def test_training_arguments_follow_the_card(fake_gpu, card, dtype, tf32):
 
     splits = SimpleNamespace(train=[0] * 90, validation=[0] * 10, test=None)
     report = FreezeReport(3, 6, 100, 200)
-    recipe = _describe_recipe(config, splits, report, choose_precision(config.precision, "cuda"))
+    recipe = describe_recipe(config, splits, report, choose_precision(config.precision, "cuda"))
     name, (major, minor) = CARDS[card]
     assert f"{name} (compute capability {major}.{minor})" in recipe
     assert f"{dtype} mixed precision" in recipe and ("TF32" in recipe) is tf32

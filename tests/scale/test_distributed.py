@@ -27,7 +27,7 @@ from imdb_sentiment.scale.distributed import (
     shard_bounds,
 )
 from imdb_sentiment.serving.batch import read_reviews, score_texts
-from imdb_sentiment.training.train import training_arguments
+from imdb_sentiment.training.arguments import training_arguments
 
 from helpers import NEGATIVE_MARKERS, POSITIVE_MARKERS, launch, make_reviews, recipe_arguments
 
