@@ -1,5 +1,6 @@
-"""Ray Data scoring (ray_scoring.py): same labels and scores as one process, nothing lost, bad rows kept,
-a killed worker retried, the CLI path; plus the input checks and the scorer itself without Ray."""
+"""Ray Data scoring (scale/ray.py): same labels and scores as one process, nothing lost, bad rows kept,
+a killed worker retried, odd parts (empty, all-null or missing text, mixed schemas) kept, the CLI
+path; plus the input checks, the part planning and the scorer itself without Ray."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from imdb_sentiment.errors import UserError
-from imdb_sentiment.scale.ray import BatchScorer, expand_inputs, number_rows, read_chunks, score_with_ray
+from imdb_sentiment.scale.ray import (
+    BatchScorer,
+    expand_inputs,
+    number_rows,
+    plan_inputs,
+    read_chunks,
+    score_with_ray,
+)
 
 from helpers import make_reviews
 
@@ -91,6 +101,87 @@ def test_scorer_matches_classifier_and_keeps_bad_rows(trained_model_dir, classif
     )
     assert out["error"][:30].isna().all() and out["error"][30:].notna().all()
     assert out["label"][30:].isna().all() and out["text"].tolist()[-1] == "42"
+
+
+def write_odd_parts(folder: Path) -> dict[str, Path]:
+    """Parts as other writers leave them: no rows (a proper string text column), an all-null text
+    column typed null (with an extra column), a large_string text column with an extra column, and
+    no text column at all."""
+    folder.mkdir(exist_ok=True)
+    tables = {
+        "empty": pa.table({"text": pa.array([], pa.string()), "label": pa.array([], pa.int64())}),
+        "nulls": pa.table({"text": pa.nulls(3), "label": [0, 1, 0], "stars": [1.5, 2.0, 4.5]}),
+        "large": pa.table(
+            {"text": pa.array(["a superb film .", "an awful film ."], pa.large_string()), "stars": [5, 1]}
+        ),
+        "no_text": pa.table({"review": ["a superb film ."], "label": [1]}),
+    }
+    paths = {}
+    for name, table in tables.items():
+        paths[name] = folder / f"odd_{name}.parquet"
+        pq.write_table(table, paths[name])
+    return paths
+
+
+def test_plan_skips_empty_parts_keeps_the_rest_and_unifies_their_schemas(tmp_path, caplog):
+    odd = write_odd_parts(tmp_path)
+    normal = tmp_path / "normal.parquet"
+    make_reviews(5, seed=1).to_parquet(normal)
+    (tmp_path / "zero.csv").write_bytes(b"")  # Spark writes empty CSV parts as zero bytes
+    (tmp_path / "header.csv").write_text("text,label\n")
+    caplog.set_level("INFO", logger="imdb_sentiment.scale.ray")
+    files, types, lacking = plan_inputs(expand_inputs(str(tmp_path)), "text")
+    assert sorted(Path(f).name for f in files) == [
+        "normal.parquet",
+        "odd_large.parquet",
+        "odd_no_text.parquet",
+        "odd_nulls.parquet",
+    ]
+    skipped = [r.getMessage() for r in caplog.records if "empty" in r.getMessage()]
+    assert len(skipped) == 1 and "3 empty file(s)" in skipped[0] and "odd_empty.parquet" in skipped[0]
+    assert [Path(f).name for f in lacking] == ["odd_no_text.parquet"]
+    assert types["text"] == pa.string() and types["label"] == pa.int64() and types["review"] == pa.string()
+    assert types["stars"] == pa.float64()  # double in one part, int64 in another
+    with pytest.raises(UserError, match=r"No file has a column 'review' \('normal.parquet', 'odd_large"):
+        plan_inputs([str(normal), str(odd["large"])], "review")
+    with pytest.raises(UserError, match="every input file is empty"):
+        plan_inputs([str(odd["empty"]), str(tmp_path / "zero.csv")], "text")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("binary.parquet", b"\x00\xffPAR1 not really", "Could not read 'binary.parquet'"),
+        ("empty.parquet", b"", "Could not read 'empty.parquet'"),
+        ("latin1.csv", "text\ncaf\xe9\n".encode("latin-1"), "'latin1.csv' is not valid UTF-8"),
+        ("truncated.jsonl", b'{"text": "fine', "Could not read 'truncated.jsonl'"),
+    ],
+)
+def test_plan_refuses_unreadable_parts_naming_them(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserError, match=message) as caught:
+        plan_inputs([str(tmp_path / name)], "text")
+    assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
+def test_scorer_gives_rows_of_a_part_without_text_an_error_and_every_batch_one_schema(
+    trained_model_dir, tmp_path
+):
+    batch = pd.DataFrame(
+        {
+            "source_file": ["a.parquet", "b.parquet"],
+            "source_row": [0, 0],
+            "text": ["a superb film .", None],
+            "stars": [None, None],
+        }
+    )
+    types = {"source_file": pa.string(), "source_row": pa.int64(), "text": pa.string(), "stars": pa.int64()}
+    scorer = BatchScorer(str(trained_model_dir), "text", 4, "torch", "cpu", 1, types, ["b.parquet"])
+    table = scorer(batch)
+    assert table.schema.field("stars").type == pa.int64()
+    out = table.to_pandas()
+    assert out["label"].tolist()[0] == "POSITIVE" and pd.isna(out["error"][0])
+    assert out["error"][1] == "the file has no column 'text'"
 
 
 def test_missing_ray_is_a_user_error(monkeypatch, tmp_path):
@@ -175,6 +266,11 @@ def test_two_workers_one_killed_give_single_process_results_and_keep_bad_rows(
     pd.DataFrame({"text": ["a superb film .", *BAD], "label": range(5)}, dtype=object).to_json(
         tmp_path / "in" / "bad.jsonl", orient="records", lines=True
     )
+    # Parts of other schemas in the same job: a large_string text column with an extra column, and
+    # a part with no text column (its row is kept with an error).
+    odd = write_odd_parts(tmp_path / "odd")
+    for name in ("large", "no_text"):
+        shutil.copy(odd[name], tmp_path / "in" / odd[name].name)
     marker = tmp_path / "died"
     score_with_ray(
         trained_model_dir,
@@ -191,46 +287,46 @@ def test_two_workers_one_killed_give_single_process_results_and_keep_bad_rows(
     assert bad["source_row"].tolist() == [0, 1, 2, 3, 4]
     assert pd.isna(bad["error"].iloc[0]) and bad["error"].iloc[1:].notna().all()
     assert "not a string (int)" in bad["error"].iloc[4]
+    large = got[got["source_file"].str.endswith("odd_large.parquet")].sort_values("source_row")
+    assert large["label"].tolist() == [p.label for p in classifier.predict(large["text"].tolist())]
+    assert large["stars"].tolist() == [5.0, 1.0] and large["error"].isna().all()
+    no_text = got[got["source_file"].str.endswith("odd_no_text.parquet")]
+    assert no_text["error"].tolist() == ["the file has no column 'text'"] and no_text["label"].isna().all()
+    assert no_text["review"].tolist() == ["a superb film ."]
+    got = got.drop(large.index).drop(no_text.index)
+    bad = got[got["source_file"].str.endswith("bad.jsonl")]
     got.drop(bad.index).to_parquet(tmp_path / "good.parquet")
     good = check_complete(tmp_path / "good.parquet", expected(classifier, parts))
     assert {"text", "input_label", "score", "score_NEGATIVE"} <= set(good.columns)
 
 
-def test_cli_engine_ray(ray_cluster, trained_model_dir, classifier, tmp_path):
+def test_cli_engine_ray_keeps_every_row_of_a_normal_an_empty_and_an_all_null_part(
+    ray_cluster, trained_model_dir, classifier, tmp_path, caplog
+):
     from imdb_sentiment.cli import main
 
     (tmp_path / "in").mkdir()
-    parts = write_inputs(tmp_path / "in", 200)
+    normal = make_reviews(150, seed=5, max_words=12)
+    normal.to_parquet(tmp_path / "in" / "part0.parquet")
+    odd = write_odd_parts(tmp_path / "odd")
+    for name in ("empty", "nulls"):
+        shutil.copy(odd[name], tmp_path / "in" / odd[name].name)
+    caplog.set_level("INFO", logger="imdb_sentiment.scale.ray")
     args = ["predict", "--engine", "ray", "--model-dir", str(trained_model_dir), "--backend", "torch"]
-    assert (
-        main(
-            [
-                *args,
-                "--file",
-                str(tmp_path / "in" / "*.csv"),
-                "--output",
-                str(tmp_path / "out"),
-                "--num-workers",
-                "2",
-            ]
-        )
-        == 0
-    )
-    csv = {k: v for k, v in parts.items() if k.endswith(".csv")}
-    check_complete(tmp_path / "out", expected(classifier, csv))
+    out = tmp_path / "out"
+    assert main([*args, "--file", str(tmp_path / "in"), "--output", str(out), "--num-workers", "2"]) == 0
+    assert any("Skipping 1 empty file(s)" in r.getMessage() for r in caplog.records)
+    got = pd.read_parquet(out)  # one table: every output file has the same schema
+    assert len(got) == 150 + 3 and not got.duplicated(["source_file", "source_row"]).any()
+    nulls = got[got["source_file"].str.endswith("odd_nulls.parquet")].sort_values("source_row")
+    assert nulls["source_row"].tolist() == [0, 1, 2] and nulls["error"].notna().all()
+    assert nulls["label"].isna().all() and nulls["stars"].tolist() == [1.5, 2.0, 4.5]
+    want = {str((tmp_path / "in" / "part0.parquet").resolve()): normal}
+    got.drop(nulls.index).to_parquet(tmp_path / "normal_out.parquet")
+    check_complete(tmp_path / "normal_out.parquet", expected(classifier, want))
+    # Mistakes are one-line errors before Ray starts.
     (tmp_path / "file").write_text("x")
     assert main([*args, "--file", str(tmp_path / "in"), "--output", str(tmp_path / "file")]) == 2
-    assert (
-        main(
-            [
-                *args,
-                "--file",
-                str(tmp_path / "in"),
-                "--output",
-                str(tmp_path / "o2"),
-                "--text-column",
-                "review",
-            ]
-        )
-        == 2
-    )
+    o2 = ["--output", str(tmp_path / "o2")]
+    assert main([*args, "--file", str(tmp_path / "in"), *o2, "--text-column", "review"]) == 2
+    assert not (tmp_path / "o2").exists()

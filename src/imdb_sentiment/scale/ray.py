@@ -24,11 +24,17 @@ column (IMDb files have ``label``) are kept as ``input_<name>``.
 
 Bad rows (null, empty, blank or non-string text) get an ``error`` and are written, never dropped.
 A dead worker is restarted and its batch retried (``max_restarts`` / ``max_task_retries``).
+
+Parts as Spark, Dask and pandas write them (:func:`plan_inputs`, local files; ``s3://`` inputs are
+read as they come): a part with no rows is skipped (one log line); a part without the text column,
+or whose text column is all null, keeps its rows, each with an ``error``; only when no part has the
+column is it a :class:`UserError`. Parts with different columns or types (an extra column, a
+``large_string`` text column) are written with one schema, the union of their columns, so the
+output folder reads back as one table.
 """
 
 from __future__ import annotations
 
-import glob
 import io
 import warnings
 from pathlib import Path
@@ -36,118 +42,79 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
-
-READERS = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json")
-ID_COLUMNS = ("source_file", "source_row")
-CHUNK_ROWS = 4096  # rows per block read from a file: bounds a read task's memory, not the file's size
-
-
-def _is_uri(path: str) -> bool:
-    return "://" in path
-
-
-def expand_inputs(inputs: str) -> list[str]:
-    """The files ``inputs`` names (a file, a folder, or a glob), sorted; UserError if none or unknown."""
-    if _is_uri(inputs):
-        return [inputs]  # listed by Ray's filesystem layer on the cluster
-    path = Path(inputs).expanduser()
-    if path.is_dir():
-        files = sorted(
-            str(p.resolve())
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in READERS and not p.name.startswith((".", "_"))
-        )
-        if not files:
-            raise UserError(f"'{inputs}' holds no parquet, CSV or JSON Lines files.")
-        return files
-    # Absolute paths: Ray workers need not share the driver's working directory.
-    files = sorted(str(Path(p).resolve()) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
-    if not files:
-        raise UserError(f"No files match '{inputs}'.")
-    unknown = [p for p in files if Path(p).suffix.lower() not in READERS]
-    if unknown:
-        raise UserError(f"Cannot read '{Path(unknown[0]).name}': use .parquet, .csv or .jsonl files.")
-    return files
-
-
-def read_chunks(source, name: str, chunk_rows: int = CHUNK_ROWS):
-    """DataFrames of at most ``chunk_rows`` rows from one file (``source``: a path or open binary file)."""
-    suffix = Path(name).suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-    elif suffix == ".csv":
-        yield from pd.read_csv(source, chunksize=chunk_rows)
-    else:  # dtype=False: a number in the text column stays a number, to be reported as such
-        if not isinstance(source, (str, Path)):
-            source = io.TextIOWrapper(source, encoding="utf-8")
-        yield from pd.read_json(source, lines=True, chunksize=chunk_rows, dtype=False)
-
-
-def columns_of(path: str) -> list[str]:
-    """A local file's column names, from its header alone."""
-    return list(next(read_chunks(path, path, chunk_rows=1), pd.DataFrame()).columns)
-
-
-def number_rows(chunks, name: str):
-    """Each chunk with ``source_file`` and ``source_row`` (position in the file) added."""
-    start = 0
-    for chunk in chunks:
-        chunk = chunk.rename(columns={c: f"input_{c}" for c in chunk.columns if c in ID_COLUMNS})
-        chunk.insert(0, "source_row", range(start, start + len(chunk)))
-        chunk.insert(0, "source_file", name)
-        start += len(chunk)
-        yield chunk
+from .ray_inputs import (  # noqa: F401 - expand_inputs, read_chunks, plan_inputs: this module's API too
+    CHUNK_ROWS,
+    ID_COLUMNS,
+    READERS,
+    _arrow_type,
+    _is_uri,
+    expand_inputs,
+    number_rows,
+    plan_inputs,
+    probe,
+    read_chunks,
+)
 
 
 class BatchScorer:
     """Ray Data callable class: loads the Classifier once per actor, scores one pandas batch per call
-    into an Arrow table."""
+    into an Arrow table. ``types``: the input columns' types from :func:`plan_inputs` (every output
+    file gets them); ``lacking``: files without the text column, whose rows get that as their error."""
 
-    def __init__(self, model_dir, text_column, batch_size, backend, device, threads):
+    def __init__(self, model_dir, text_column, batch_size, backend, device, threads, types=None, lacking=()):
         from ..serving.classifier import Classifier
 
         self.classifier = Classifier.from_pretrained(
             model_dir, device=device, backend=backend, threads=threads
         )
         self.text_column, self.batch_size = text_column, batch_size
+        self.types, self.lacking = types or {}, set(lacking)
 
     def __call__(self, batch: pd.DataFrame):
         from ..serving.batch import score_texts
 
-        texts = [None if isinstance(v, float) and pd.isna(v) else v for v in batch[self.text_column]]
+        column = batch[self.text_column] if self.text_column in batch.columns else [None] * len(batch)
+        texts = [None if isinstance(v, float) and pd.isna(v) else v for v in column]
         # score_texts gives the errors for bad rows and sorts the good ones by length (Classifier.predict).
         scored = score_texts(self.classifier, texts, batch_size=self.batch_size)
+        if self.lacking and "source_file" in batch.columns:
+            lacking = batch["source_file"].isin(self.lacking).to_numpy()
+            scored.loc[lacking, "error"] = f"the file has no column '{self.text_column}'"
         labels = list(self.classifier.id2label.values())
         scored = scored.drop(columns="index").rename(columns={c: f"score_{c}" for c in labels})
         out = batch.reset_index(drop=True)
-        out = out.rename(columns={c: f"input_{c}" for c in out.columns if c in scored.columns})
+        renamed = {c: f"input_{c}" for c in out.columns if c in scored.columns}
+        out = out.rename(columns=renamed)
         # Parquet needs one type per column: a number given as text is written as its string form.
         out[self.text_column] = [v if v is None or isinstance(v, str) else str(v) for v in texts]
         scores = {"score": "float64", **{f"score_{c}": "float64" for c in labels}}
-        return _typed_table(pd.concat([out, scored.astype(scores)], axis=1), self.text_column)
+        types = {renamed.get(c, c): t for c, t in self.types.items()}
+        return _typed_table(pd.concat([out, scored.astype(scores)], axis=1), self.text_column, types)
 
 
-def _typed_table(frame: pd.DataFrame, text_column: str):
-    """``frame`` as an Arrow table whose text, label and error columns are strings, also in a batch
-    where all of them are missing (typed null by inference): so every output file has one schema,
-    and the output folder reads back as one table."""
+def _typed_table(frame: pd.DataFrame, text_column: str, types: dict | None = None):
+    """``frame`` as an Arrow table with one schema for every batch: the text, label and error
+    columns are strings (also in a batch where all of them are missing, typed null by inference),
+    the input columns have ``types`` (the common type across parts; values of a column typed
+    string are written as their string form), so the output folder reads back as one table."""
     import pyarrow as pa
 
-    inferred = pa.Schema.from_pandas(frame, preserve_index=False)
-    strings = {text_column, "label", "error"}
-    schema = pa.schema(
-        [
-            pa.field(f.name, pa.string() if f.name in strings or f.type == pa.null() else f.type)
-            for f in inferred
-        ]
-    )
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    types = types or {}
+    fields = []
+    for name in frame.columns:
+        kind = pa.string() if name in (text_column, "label", "error") else types.get(name)
+        kind = kind or _arrow_type(frame[name])
+        if kind == pa.null():
+            kind = pa.string()
+        if kind == pa.string() and not all(v is None or isinstance(v, str) for v in frame[name]):
+            frame[name] = [
+                None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in frame[name]
+            ]
+        fields.append(pa.field(name, kind))
+    return pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
 
 
-def _datasource(files, chunk_rows):
+def _datasource(files, chunk_rows, columns=None):
     from ray.data.datasource import FileBasedDatasource
 
     class NumberedFiles(FileBasedDatasource):
@@ -158,7 +125,7 @@ def _datasource(files, chunk_rows):
             # last), which Ray's input stream lacks, so a parquet file is buffered by its read task.
             if Path(path).suffix.lower() in (".parquet", ".pq"):
                 f = io.BytesIO(f.readall())
-            yield from number_rows(read_chunks(f, path, chunk_rows), path)
+            yield from number_rows(read_chunks(f, path, chunk_rows), path, columns)
 
     return NumberedFiles(files, file_extensions=NumberedFiles._FILE_EXTENSIONS)
 
@@ -201,12 +168,7 @@ def score_with_ray(
         raise UserError('--engine ray needs Ray: pip install "imdb-sentiment[ray]"') from error
     files = expand_inputs(str(inputs))
     check_output(str(output))
-    missing = [f for f in files if not _is_uri(f) and text_column not in columns_of(f)]
-    if missing:
-        raise UserError(
-            f"'{Path(missing[0]).name}' has no column '{text_column}'; its columns are "
-            f"{', '.join(map(repr, columns_of(missing[0])))}. Pass --text-column."
-        )
+    files, types, lacking = plan_inputs(files, text_column)
     started = not ray.is_initialized()
     if started:  # join a cluster, or start a local one on this machine's cores
         ray.init(address=address, include_dashboard=False, configure_logging=False)
@@ -217,7 +179,10 @@ def score_with_ray(
         # Reads and writes ask for no CPU: the actors hold the cores, and a read task that waited for
         # one would leave them idle forever when num_workers * cpus_per_worker fills the cluster.
         light = {"num_cpus": 0}
-        dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8), **light)
+        columns = None if types is None else list(types)
+        dataset = ray.data.read_datasource(_datasource(files, rows_per_call * 8, columns), **light)
+        if types is not None:  # the row ids come first in a block, then the input columns
+            types = {("input_" + c if c in ID_COLUMNS else c): t for c, t in types.items()}
         with warnings.catch_warnings():
             # Ray Data's own default is unbounded restarts and retries, so a batch that kills
             # its worker every time (out of memory) would loop forever; the bound can only be
@@ -226,7 +191,16 @@ def score_with_ray(
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             scored = dataset.map_batches(
                 scorer,
-                fn_constructor_args=(model_dir, text_column, batch_size, backend, device, threads),
+                fn_constructor_args=(
+                    model_dir,
+                    text_column,
+                    batch_size,
+                    backend,
+                    device,
+                    threads,
+                    types,
+                    lacking,
+                ),
                 batch_size=rows_per_call,
                 batch_format="pandas",
                 compute=ray.data.ActorPoolStrategy(size=num_workers),
