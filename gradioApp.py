@@ -10,6 +10,7 @@ Without a model at --model-dir it exits at once (status 2) saying how to train o
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from imdb_sentiment.cli.arguments import app_parser
@@ -17,6 +18,10 @@ from imdb_sentiment.cli.arguments import app_parser
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return app_parser().parse_args(argv)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from imdb_sentiment.serving.app import build_demo, launch
 
+    # SIGTERM (kill, systemd, a test's terminate()) closes the server like Ctrl-C does, so the exit
+    # runs atexit and the app's download folder under the temp dir is removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     launch(build_demo(classifier, model_dir=args.model_dir), host=args.host, port=args.port, share=args.share)
     return 0
 

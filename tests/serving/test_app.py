@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from gradio_client import Client, handle_file
 
 from imdb_sentiment import Classifier
 from imdb_sentiment.serving.app import EXAMPLES, AppSettings, Service, build_demo, launch
+from imdb_sentiment.serving.downloads import PREFIX
+from imdb_sentiment.serving.what_if import EXAMPLE_PAIRS, verdict_line, word_diff
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = AppSettings(max_file_size="64kb", max_rows=50, max_batch_size=8)
@@ -113,6 +116,51 @@ def test_file_limits_and_bad_files(classifier, tmp_path):
         service.predict_file(None)
 
 
+@pytest.mark.parametrize(
+    "original, edited, diff",
+    [
+        ("a great film", "a great film", [("a great film", None)]),
+        (
+            "a great film",
+            "not a great film",
+            [("not", "added"), (" ", None), ("a great film", None)],
+        ),
+        (
+            "A gripping, beautifully acted film.",
+            "A boring, badly acted film.",
+            [
+                ("A", None),
+                (" ", None),
+                ("gripping, beautifully", "removed"),
+                (" ", None),
+                ("boring, badly", "added"),
+                (" ", None),
+                ("acted film.", None),
+            ],
+        ),
+        ("the plot was good", "the plot", [("the plot", None), (" ", None), ("was good", "removed")]),
+        ("", "superb", [("superb", "added")]),
+    ],
+    ids=["same", "negation", "rewrite", "cut", "from nothing"],
+)
+def test_word_diff_marks_removed_and_added_words(original, edited, diff):
+    assert word_diff(original, edited) == diff
+
+
+def test_verdict_line_says_whether_the_verdict_followed_the_edit():
+    assert verdict_line("POSITIVE", "NEGATIVE") == "The verdict flipped: POSITIVE -> NEGATIVE"
+    assert verdict_line("NEGATIVE", "POSITIVE") == "The verdict flipped: NEGATIVE -> POSITIVE"
+    assert verdict_line("POSITIVE", "POSITIVE") == "The verdict stayed POSITIVE"
+
+
+def test_what_if_refuses_a_blank_side(classifier):
+    service = Service(classifier, SETTINGS)
+    for pair in [("", POSITIVE), (POSITIVE, "  "), (None, POSITIVE), (POSITIVE, 5)]:
+        with pytest.raises(gr.Error, match="a review and an edited copy"):
+            service.what_if(*pair)
+    assert len(EXAMPLE_PAIRS) == 2 and all(len(pair) == 2 for pair in EXAMPLE_PAIRS)
+
+
 # ---- the app served in-process, called with gradio_client ---------------------------------------
 
 
@@ -147,6 +195,31 @@ def test_concurrent_requests_share_a_forward_pass(served, classifier):
     assert [r["label"] for r in results] == ["NEGATIVE", "POSITIVE"] * 4
     assert sum(classifier.batches) == 8 and max(classifier.batches) > 1
     assert max(classifier.batches) <= SETTINGS.max_batch_size
+
+
+def test_what_if_endpoint_gives_both_labels_the_diff_the_attributions_and_the_verdict(served):
+    demo, client = served
+    edited = POSITIVE.replace("superb", "awful").replace("brilliant", "boring")
+    before, after, diff, words_before, words_after, verdict = client.predict(
+        POSITIVE, edited, api_name="/what_if"
+    )
+    check_label(before, "POSITIVE")
+    check_label(after, "NEGATIVE")
+    assert verdict == "The verdict flipped: POSITIVE -> NEGATIVE"
+    changed = {(item["token"], item["class_or_confidence"]) for item in diff if item["class_or_confidence"]}
+    assert changed == {
+        ("superb", "removed"),
+        ("awful", "added"),
+        ("brilliant", "removed"),
+        ("boring", "added"),
+    }
+    # The attributions are those of /explain, one pair per word of each text.
+    assert words_before == client.predict(POSITIVE, api_name="/explain")
+    assert [item["token"] for item in words_after if item["token"].strip()] == edited.split()
+    _, _, _, _, _, stayed = client.predict(POSITIVE, POSITIVE + " superb", api_name="/what_if")
+    assert stayed == "The verdict stayed POSITIVE"
+    with pytest.raises(Exception, match="a review and an edited copy"):
+        client.predict(POSITIVE, "", api_name="/what_if")
 
 
 def test_queue_and_batch_settings(served):
@@ -229,14 +302,21 @@ def test_gradio_app_script_serves_a_trained_model(trained_model_dir, tmp_path):
         with pytest.raises(Exception):  # noqa: B017
             client.predict("", api_name="/predict")
         check_label(client.predict(POSITIVE, api_name="/predict"), "POSITIVE")
+        reviews = tmp_path / "reviews.txt"
+        reviews.write_text(f"{POSITIVE}\n")
+        client.predict(handle_file(str(reviews)), api_name="/predict_batch")  # makes its download folder
+        downloads = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{server.pid}_*"))
+        assert len(downloads) == 1 and downloads[0].is_dir()
         assert server.poll() is None
     finally:
         server.terminate()
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=120)
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+    assert server.returncode == 0, (tmp_path / "server.log").read_text()[-2000:]
+    assert not downloads[0].exists()  # SIGTERM closes the app like Ctrl-C: its temp folder goes
 
 
 @pytest.mark.parametrize("model_dir", ["saved_model", "{tmp}/missing"])

@@ -9,8 +9,14 @@ API (see README "Serving"): ``/predict`` takes a review and returns what ``gr.La
 (``{"label": ..., "confidences": [...]}``); ``/predict_batch`` takes an uploaded CSV / TXT file and
 returns the table and a CSV to download; ``/explain`` takes a review and returns its words with
 weights in [-1, 1] (what ``gr.HighlightedText`` returns: > 0 pushed toward POSITIVE, < 0 toward
-NEGATIVE; see README "Explanations"). Requests for one review are micro-batched
-(``batch=True``): reviews waiting in the queue share one forward pass.
+NEGATIVE; see README "Explanations"); ``/what_if`` takes a review and an edited copy and returns
+both labels, their word diff, both explanations and whether the verdict flipped (:mod:`.what_if`).
+Requests for one review are micro-batched (``batch=True``): reviews waiting in the queue share one
+forward pass.
+
+A full queue refuses new requests before gradio reads them (:mod:`.refusals`). The download folder
+under the temp dir goes when the demo closes or the process exits; folders of crashed apps go at
+the next start (:mod:`.downloads`).
 
 To add a tab (and its endpoint), write a ``_<name>_tab(service, settings)`` builder like
 :func:`_review_tab` and call it inside the ``gr.Tabs()`` block of :func:`build_demo`.
@@ -19,9 +25,6 @@ To add a tab (and its endpoint), write a ``_<name>_tab(service, settings)`` buil
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,10 @@ import pandas as pd
 from ..errors import UserError
 from ..text import check_text
 from .batch import read_reviews, score_texts
+from .downloads import DownloadFolder, remove_stale
+from .refusals import RefuseWhenFull
 from .trust import headline_metrics, negation_pass_rate, trust_note
+from .what_if import compare, what_if_tab
 
 EXAMPLES = [
     "An absolute triumph. The performances are luminous, the script is sharp and funny, and the "
@@ -104,7 +110,10 @@ class Service:
         self.classifier = classifier
         self.settings = settings
         self.labels = list(classifier.id2label.values())
-        self.downloads = Path(tempfile.mkdtemp(prefix="imdb_sentiment_app_"))
+        self.downloads = DownloadFolder()  # made on the first upload, removed by close()
+
+    def close(self) -> None:
+        self.downloads.remove()
 
     def validate_reviews(self, texts: list[object]) -> list[list[dict]]:
         """Validator of the batched /predict, run on each request before it is queued: a blank review
@@ -144,13 +153,12 @@ class Service:
                 EMPTY_REVIEW if not isinstance(text, str) or not text.strip() else str(error)
             ) from error
 
-    def _download_path(self, name: str) -> Path:
-        """A fresh folder per request (two users may upload the same file name); gradio copies the
-        file into its cache on return, so folders older than an hour are deleted as new ones come."""
-        for old in self.downloads.iterdir():
-            if time.time() - old.stat().st_mtime > 3600:
-                shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(dir=self.downloads)) / name
+    def what_if(self, original: object, edited: object) -> tuple:
+        """/what_if: both labels, the word diff, both explanations, the verdict (:func:`compare`)."""
+        try:
+            return compare(self.classifier, self.explain_review, original, edited)
+        except UserError as error:
+            raise user_error(str(error)) from error
 
     def predict_file(self, upload: str | None) -> tuple[pd.DataFrame, str]:
         """Score an uploaded CSV (``text`` column) or TXT (one review a line) file."""
@@ -173,7 +181,7 @@ class Service:
             )
         table = score_texts(self.classifier, texts)
         table.insert(1, "text", [t if isinstance(t, str) else "" for t in texts])
-        output = self._download_path(f"predictions_{path.stem[:40]}.csv")
+        output = self.downloads.new_file(f"predictions_{path.stem[:40]}.csv")
         table.to_csv(output, index=False)
         shown = table.assign(text=table["text"].str.slice(0, self.settings.preview_chars))
         return shown, str(output)
@@ -233,6 +241,7 @@ def build_demo(
 ) -> gr.Blocks:
     """The app around ``classifier``; ``model_dir`` is where metrics.json lives (if anywhere)."""
     settings = settings or AppSettings()
+    remove_stale()  # download folders of apps that crashed
     service = Service(classifier, settings)
     with gr.Blocks(title="IMDb sentiment", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
@@ -246,9 +255,12 @@ def build_demo(
                 _review_tab(service, settings, negation_pass_rate(model_dir))
             with gr.Tab("Batch"):
                 _batch_tab(service, settings)
-            # More tabs go here, e.g. `with gr.Tab("Explain"): _explain_tab(service, settings)`.
+            with gr.Tab("What if"):
+                what_if_tab(service.what_if, service.labels)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     demo.service = service  # for tests and extensions
+    close = demo.close
+    demo.close = lambda *args, **kwargs: (close(*args, **kwargs), service.close())[0]  # + its downloads
     return demo
 
 
@@ -260,7 +272,10 @@ def launch(
     settings: AppSettings | None = None,
     prevent_thread_lock: bool = False,
 ):
-    """Serve ``demo``; binds localhost unless told otherwise and never shares by default."""
+    """Serve ``demo``; binds localhost unless told otherwise and never shares by default. A full
+    queue refuses new requests before gradio reads them (:class:`RefuseWhenFull`)."""
+    from starlette.middleware import Middleware
+
     settings = settings or AppSettings()
     return demo.launch(
         server_name=host,
@@ -271,4 +286,5 @@ def launch(
         allowed_paths=[],
         show_error=False,
         quiet=prevent_thread_lock,
+        app_kwargs={"middleware": [Middleware(RefuseWhenFull, blocks=demo)]},
     )
