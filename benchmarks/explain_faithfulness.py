@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from common import add_data_argument, data_path
+from imdb_sentiment.evaluation.report import markdown_table
 from imdb_sentiment.serving.classifier import Classifier
 from imdb_sentiment.serving.explain import explain_text
 
@@ -31,17 +32,6 @@ from imdb_sentiment.serving.explain import explain_text
 def parse_method(spec: str) -> tuple[str, int]:
     name, _, steps = spec.partition(":")
     return name, int(steps or 1)
-
-
-def markdown(table: pd.DataFrame) -> str:
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return "-" if np.isnan(value) else f"{value:.3f}"
-        return "-" if value is None else str(value)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -120,7 +110,6 @@ def main() -> int:
             row["x predict"] = row["s/review"] / predict_mean
             row["rel. completeness gap"] = float(np.median(gaps[name])) if name.startswith("ig") else None
         rows.append(row)
-    table = pd.DataFrame(rows)
     print(
         f"model {args.model_dir}, {done} of {args.n} sampled reviews from {args.data} (seed {args.seed}), "
         f"max_length {classifier.max_length}, {args.threads} threads"
@@ -130,7 +119,7 @@ def main() -> int:
         f"{agree}/{done * len(methods)}; total {time.perf_counter() - started:.0f}s"
     )
     print("drop@k = mean fall in P(predicted label) after deleting k words; flip@k = share of labels flipped")
-    print(markdown(table))
+    print(markdown_table(rows, float_format="{:.3f}", missing="-"))
     if args.output:
         Path(args.output).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

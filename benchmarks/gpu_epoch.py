@@ -72,17 +72,16 @@ def run(model: Path, data: Path, output_dir: Path, **overrides) -> dict:
     import torch
 
     from imdb_sentiment import TrainConfig, train
+    from imdb_sentiment.memory import PeakMemory
 
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    result = train(
-        TrainConfig(
-            model=str(model), data=str(data), output_dir=str(output_dir), logging_steps=50, **overrides
+    with PeakMemory("cuda" if torch.cuda.is_available() else "cpu") as memory:
+        result = train(
+            TrainConfig(
+                model=str(model), data=str(data), output_dir=str(output_dir), logging_steps=50, **overrides
+            )
         )
-    )
     total = time.perf_counter() - started
-    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
     m = result.metrics
     return {
         "batch_size": result.config.batch_size,
@@ -92,7 +91,9 @@ def run(model: Path, data: Path, output_dir: Path, **overrides) -> dict:
         "train_s": m["train"]["train_runtime_s"],
         "train_samples_per_s": m["train"]["train_samples_per_second"],
         "total_s": total,
-        "peak_gib": peak,
+        # What the run added: the allocator's peak on a GPU, the RSS high-water mark on a CPU.
+        "peak_gib": None if memory.peak_mb is None else memory.peak_mb / 1024,
+        "peak_method": memory.method,
         "val_accuracy": m["validation"]["accuracy"],
         # What training really ran with (recorded by train() while it trained, not read afterwards).
         "precision": m["precision"],
@@ -125,6 +126,8 @@ def main() -> int:
     parser.add_argument("--output", default=None, help="Also write the results as JSON here.")
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes on any device: checks the script.")
     args = parser.parse_args()
+    from imdb_sentiment.evaluation.report import markdown_table
+
     if args.smoke:
         args.reviews, args.sweep, args.sweep_reviews = 200, [8, 16], 100
 
@@ -155,20 +158,18 @@ def main() -> int:
             for bs in args.sweep
         ]
 
-    print("\n| run | batch | train reviews | train s | reviews/s | peak GiB | val acc |")
-    print("|---|---|---|---|---|---|---|")
-    print(
-        f"| 1 epoch, default recipe | {epoch['batch_size']} | {epoch['train_samples']:,} | "
-        f"{epoch['train_s']:.1f} | {epoch['train_samples_per_s']:.0f} | {epoch['peak_gib']:.1f} | "
-        f"{epoch['val_accuracy']:.3f} |"
-    )
     base = sweep[0]["train_samples_per_s"] if sweep else None
-    for row in sweep:
-        print(
-            f"| sweep (x{row['train_samples_per_s'] / base:.2f} vs batch {sweep[0]['batch_size']}) | "
-            f"{row['batch_size']} | {row['train_samples']:,} | {row['train_s']:.1f} | "
-            f"{row['train_samples_per_s']:.0f} | {row['peak_gib']:.1f} | {row['val_accuracy']:.3f} |"
-        )
+    runs = [("1 epoch, default recipe", epoch)]
+    runs += [
+        (f"sweep (x{r['train_samples_per_s'] / base:.2f} vs batch {sweep[0]['batch_size']})", r)
+        for r in sweep
+    ]
+    columns = ["run", "batch", "train reviews", "train s", "reviews/s", "peak GiB", "val acc"]
+    keys = ["batch_size", "train_samples", "train_s", "train_samples_per_s", "peak_gib", "val_accuracy"]
+    formats = {"train reviews": "{:,}", "train s": "{:.1f}", "reviews/s": "{:.0f}", "peak GiB": "{:.1f}"}
+    formats["val acc"] = "{:.3f}"
+    table = [[name, *(r[key] for key in keys)] for name, r in runs]
+    print("\n" + markdown_table(table, columns, formats))
     used = epoch["precision"]
     print(
         f"\n{env['device']} (compute capability {env['capability']}), trained in {used['training']}, "

@@ -49,17 +49,22 @@ def phrase_table(texts, labels, phrases) -> list[tuple[str, int, int]]:
     return rows
 
 
-def print_table(title: str, rows) -> None:
+def share(positive: int, n: int) -> str:
+    """The positive share with its 95% Wilson interval, or "-" for no reviews."""
     from scipy.stats import binomtest  # scikit-learn's own dependency
 
-    print(f"\n{title}\n| phrase | reviews | positive | positive share (95% interval) |\n|---|---|---|---|")
-    for phrase, n, positive in rows:
-        if n == 0:
-            print(f"| {phrase} | 0 | 0 | - |")
-            continue
-        interval = binomtest(positive, n).proportion_ci(confidence_level=0.95, method="wilson")
-        low, high = interval.low, interval.high
-        print(f"| {phrase} | {n:,} | {positive:,} | {positive / n:.2f} ({low:.2f}-{high:.2f}) |")
+    if n == 0:
+        return "-"
+    interval = binomtest(positive, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return f"{positive / n:.2f} ({interval.low:.2f}-{interval.high:.2f})"
+
+
+def print_table(title: str, rows) -> None:
+    from imdb_sentiment.evaluation.report import markdown_table
+
+    columns = ["phrase", "reviews", "positive", "positive share (95% interval)"]
+    table = [(phrase, n, positive, share(positive, n)) for phrase, n, positive in rows]
+    print(f"\n{title}\n" + markdown_table(table, columns, {"reviews": "{:,}", "positive": "{:,}"}))
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ def main() -> int:
     from transformers import pipeline
 
     from imdb_sentiment import TrainConfig
+    from imdb_sentiment.evaluation.report import markdown_table
 
     config = TrainConfig.load(args.output_dir)
     metrics = json.loads((Path(args.output_dir) / "metrics.json").read_text())
@@ -169,10 +170,7 @@ def main() -> int:
         ("frozen weights equal pretrained", str(frozen_equal)),
     ]
     rows = [row for row in rows if row is not None]  # --pipeline-only leaves the Classifier rows out
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+    print("\n" + markdown_table(rows, ["measure", "value"]))
     return 0 if frozen_equal else 1
 
 

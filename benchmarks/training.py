@@ -105,6 +105,7 @@ def main() -> int:
     import torch
 
     from imdb_sentiment.data import read_source, standardize
+    from imdb_sentiment.evaluation.report import markdown_table
     from imdb_sentiment.model import load_tokenizer
     from imdb_sentiment.serving.engines import default_threads
     from imdb_sentiment.text import Encoder
@@ -138,13 +139,18 @@ def main() -> int:
         f"max_length {args.max_length}, {args.steps} x {size} IMDb reviews per recipe, "
         f"{torch.get_num_threads()} threads\n"
     )
-    print("| recipe | trainable params | real / padded tokens | samples/s | x naive |")
-    print("|---|---|---|---|---|")
-    for r in recipes:
-        print(
-            f"| {r.name} | {r.report.trainable_percent:.0f}% | {r.tokens / r.padded:.0%} | "
-            f"{rate(r):.2f} | {rate(r) / rate(recipes[0]):.2f} |"
-        )
+    rows = [
+        {
+            "recipe": r.name,
+            "trainable params": r.report.trainable_percent,
+            "real / padded tokens": r.tokens / r.padded,
+            "samples/s": rate(r),
+            "x naive": rate(r) / rate(recipes[0]),
+        }
+        for r in recipes
+    ]
+    formats = {"trainable params": "{:.0f}%", "real / padded tokens": "{:.0%}"}
+    print(markdown_table(rows, formats=formats, float_format="{:.2f}"))
     return 0
 
 

@@ -1,8 +1,10 @@
-"""memory: the glibc malloc settings the app applies so its memory stays flat under load.
+"""memory: the glibc malloc settings the app applies so its memory stays flat under load, and the
+one peak-memory measure (PeakMemory) the sweep and the benchmarks share.
 
 The effect itself (server RSS over a 1,000-request soak) is measured by benchmarks/load.py; these
 tests check that the settings are applied, that a user's own settings win, and that other
 platforms are left alone. Each runs in a fresh interpreter, since mallopt changes the process.
+PeakMemory's CUDA path runs on a mocked allocator, so it is checked with or without a GPU.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from imdb_sentiment import memory
+from imdb_sentiment.memory import PeakMemory, process_peak_rss_mb
 
 PROBE = (
     "import json; from imdb_sentiment.memory import limit_malloc_growth, release_free_memory; "
@@ -54,3 +59,52 @@ def test_other_platforms_are_left_alone(monkeypatch):
 
 def test_raw_malloc_switch_turns_it_off():
     assert run_probe(IMDB_SENTIMENT_RAW_MALLOC="1")["applied"] == {}
+
+
+def touched(mib: int) -> bytearray:
+    """``mib`` MiB that are really resident (every page written)."""
+    block = bytearray(mib << 20)
+    block[:: 1 << 12] = b"x" * len(range(0, len(block), 1 << 12))
+    return block
+
+
+def test_peak_memory_on_a_cpu_is_what_the_block_added():
+    with PeakMemory("cpu") as peak:
+        block = touched(64)
+        del block
+    if peak.peak_mb is None:  # no /proc/self/clear_refs: said, not guessed
+        pytest.skip("the RSS high-water mark cannot be reset here")
+    assert peak.peak_mb >= 48
+    assert peak.peak_rss_mb >= peak.peak_mb
+    assert peak.method == "RSS high-water mark (VmHWM)"
+
+
+def test_peak_memory_never_goes_below_its_baseline():
+    block = touched(64)
+    with PeakMemory("cpu") as peak:
+        del block  # the block frees more than it allocates
+    assert peak.peak_mb is None or peak.peak_mb >= 0
+
+
+def test_peak_memory_on_cuda_is_the_allocator_peak_above_the_start(monkeypatch):
+    import torch
+
+    allocated = {"now": 300 << 20, "peak": 0}
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda: allocated.update(peak=allocated["now"])
+    )
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: allocated["now"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda: allocated["peak"])
+    with PeakMemory("cuda") as peak:
+        allocated["peak"] = 812 << 20
+    assert (peak.peak_mb, peak.peak_rss_mb, peak.method) == (512, None, "cuda max_memory_allocated")
+    with PeakMemory("cuda") as peak:
+        allocated["peak"] = 100 << 20  # a peak below the start cannot be: clamped, not negative
+    assert peak.peak_mb == 0
+
+
+def test_the_process_peak_is_at_least_what_it_holds_now():
+    block = touched(32)
+    peak = process_peak_rss_mb()
+    del block
+    assert peak is None or peak >= 32

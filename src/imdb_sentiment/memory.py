@@ -11,10 +11,15 @@ mmap threshold makes large buffers go back to the operating system when a forwar
     from imdb_sentiment.memory import limit_malloc_growth
     limit_malloc_growth()      # once, early in a server process (gradioApp.py does it)
 
-``PeakMemory`` measures the most memory a block of code added (the sweep uses it per run).
+Elsewhere than glibc (macOS, Windows, musl) the malloc settings are no-ops.
+``benchmarks/load.py`` measures their effect (README "Reliability and security").
 
-Elsewhere than glibc (macOS, Windows, musl) these are no-ops. ``benchmarks/load.py`` measures the
-effect (README "Reliability and security").
+``PeakMemory`` measures the most memory a block of code added, and ``process_peak_rss_mb`` a
+process's own peak; they are the one way the sweep and the benchmarks measure peak memory:
+
+    with PeakMemory("cpu") as memory:  # or "cuda": torch's allocator instead of the RSS
+        train(config)
+    memory.peak_mb, memory.peak_rss_mb
 """
 
 from __future__ import annotations
@@ -82,7 +87,14 @@ def release_free_memory() -> bool:
 
 
 class PeakMemory:
-    """The most memory a block of code added, in MiB (``None`` where it cannot be measured)."""
+    """The most memory a block of code added, in MiB (``None`` where it cannot be measured).
+
+    ``peak_mb`` never goes below 0: on CUDA it is ``max_memory_allocated`` (reset on entry) minus
+    what was allocated on entry; on a CPU, the resident-set high-water mark (``VmHWM``, reset on
+    entry through ``/proc/self/clear_refs``, Linux only) minus the resident set on entry.
+    ``peak_rss_mb`` (CPU only) is that high-water mark itself: the whole process's peak during
+    the block.
+    """
 
     def __init__(self, device: str):
         self.device = device
@@ -91,9 +103,9 @@ class PeakMemory:
         self.method = "cuda max_memory_allocated" if device == "cuda" else "RSS high-water mark (VmHWM)"
 
     def __enter__(self) -> PeakMemory:
-        import torch
-
         if self.device == "cuda":
+            import torch
+
             torch.cuda.reset_peak_memory_stats()
             self.start = torch.cuda.memory_allocated()
         else:
@@ -104,13 +116,30 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc) -> None:
-        import torch
-
         if self.device == "cuda":
+            import torch
+
             self.peak_mb = max(0, torch.cuda.max_memory_allocated() - self.start) / 2**20
         elif self.start is not None and self.resettable:
             high_water = _status_kib("VmHWM")
-            self.peak_mb, self.peak_rss_mb = max(0, high_water - self.start) / 1024, high_water / 1024
+            if high_water is not None:
+                self.peak_mb, self.peak_rss_mb = max(0, high_water - self.start) / 1024, high_water / 1024
+
+
+def process_peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MiB: since it started, or since a ``PeakMemory``
+    block last reset the mark. ``VmHWM``, not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across
+    fork + exec, so a freshly started worker would report its parent's peak. Elsewhere
+    ``ru_maxrss`` (bytes on macOS); ``None`` where neither exists (Windows)."""
+    high_water = _status_kib("VmHWM")
+    if high_water is not None:
+        return high_water / 1024
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _status_kib(field: str) -> int | None:

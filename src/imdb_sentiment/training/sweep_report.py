@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..evaluation.report import markdown_table
 
 COLUMNS = (
     "setting",
@@ -47,18 +48,10 @@ FORMATS = {
 }
 
 
-def _cell(column: str, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return FORMATS.get(column, "{}").format(value)
-
-
 def format_table(rows: Sequence[dict]) -> str:
     """A Markdown table of the rows (the columns that any row has)."""
     columns = [c for c in COLUMNS if any(row.get(c) is not None for row in rows)]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(c, row.get(c)) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(rows, columns, FORMATS)
 
 
 def write_results(rows: Sequence[dict], output_dir: Path) -> None:
