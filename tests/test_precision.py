@@ -1,7 +1,8 @@
-"""Precision is chosen from the card, without a GPU here: the CUDA queries are mocked for a V100,
-a T4, an A100, an H100 and a P100, and the real ``TrainingArguments`` is built for each (its TF32
-check is the one that crashed pre-Ampere cards). TF32 is restored after ``train()``; the final
-evaluation runs without autocast."""
+"""Precision is chosen from the card, on any machine: the CUDA queries are mocked for a V100, a
+T4, an A100, an H100 and a P100 (and for no GPU at all), and the real ``TrainingArguments`` is
+built for each (its TF32 check is the one that crashed pre-Ampere cards). TF32 is restored after
+``train()``; the final evaluation runs without autocast. Nothing here depends on whether the
+machine running the tests has a GPU."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ def fake_gpu(monkeypatch, tmp_path):
         yield install
 
 
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """Make torch (and transformers, through it) see no GPU, also on a machine that has one."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
 @pytest.mark.parametrize(
     "card, dtype, tf32",
     [("V100", "fp16", False), ("T4", "fp16", False), ("A100", "bf16", True), ("H100", "bf16", True)],
@@ -85,8 +93,7 @@ def test_cards_without_tensor_cores_train_in_fp32_and_say_why(fake_gpu):
     assert not args.bf16 and not args.fp16 and args.tf32 is None
 
 
-def test_no_gpu_means_fp32_on_the_cpu(tmp_path):
-    assert not torch.cuda.is_available()
+def test_no_gpu_means_fp32_on_the_cpu(tmp_path, no_gpu):
     config = resolve_config(TrainConfig(output_dir=str(tmp_path / "out")))
     assert (config.device, config.precision) == ("cpu", "fp32")
     assert choose_precision("auto", "cpu").describe() == "CPU: fp32"
@@ -104,12 +111,12 @@ def test_explicit_precision_wins_and_impossible_choices_are_clear_errors(fake_gp
     assert not choose_precision("fp32", "cuda").tf32  # fp32 asked for means plain fp32
 
 
-def test_mixed_precision_on_a_cpu_is_refused(tmp_path):
+def test_mixed_precision_on_a_cpu_is_refused(tmp_path, no_gpu):
     with pytest.raises(UserError, match="--precision bf16 needs a CUDA GPU"):
         resolve_config(TrainConfig(output_dir=str(tmp_path / "out"), precision="bf16"))
 
 
-def test_train_cli_refuses_fp16_on_the_cpu(tmp_path, capsys):
+def test_train_cli_refuses_fp16_on_the_cpu(tmp_path, capsys, no_gpu):
     from imdb_sentiment.cli import main
 
     assert main(["train", "--precision", "fp16", "--output_dir", str(tmp_path / "out")]) == 2
@@ -140,7 +147,7 @@ def test_train_restores_tf32_and_records_what_training_used(
     monkeypatch.setattr(train_module, "training_arguments", arguments_that_enable_tf32)
     before = torch.backends.fp32_precision
     config = tiny_config(
-        tiny_distilbert, reviews_parquet, tmp_path / "model", epochs=1, max_train_samples=200
+        tiny_distilbert, reviews_parquet, tmp_path / "model", epochs=1, max_train_samples=200, device="cpu"
     )
     result = train(config)
     assert torch.backends.fp32_precision == before

@@ -1,4 +1,4 @@
-"""Faults during training: SIGKILL then --resume, a crash while saving, a diverging loss, determinism.
+"""Faults during training: SIGKILL then --resume, a crash while saving, a diverging loss.
 
 Every test trains the tiny 2-layer DistilBERT on the generated task (seconds each) and checks that
 no fault loses the previous model or leaves a half-written one, and that the model still learned.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,8 @@ QUALITY = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix
 
 
 def _cli_args(model_dir: Path, data: Path, output: Path, **overrides) -> list[str]:
-    recipe = {**TINY_RECIPE, "epochs": EPOCHS, **overrides}
+    # On the CPU on any machine: a resumed run matches an uninterrupted one bit for bit there.
+    recipe = {**TINY_RECIPE, "epochs": EPOCHS, "device": "cpu", **overrides}
     args = ["--model", str(model_dir), "--data", str(data), "--output_dir", str(output)]
     for key, value in recipe.items():
         if value is not None:
@@ -172,25 +174,9 @@ def test_crash_while_swapping_directories_restores_the_previous_one(tmp_path, mo
 @pytest.mark.slow
 def test_non_finite_loss_stops_with_a_clear_message_and_saves_nothing(tmp_path, tiny_distilbert, data):
     output = tmp_path / "saved_model"
-    started = time.monotonic()
-    with pytest.raises(TrainingDivergedError, match="loss became (nan|inf).*nothing was saved"):
+    with pytest.raises(TrainingDivergedError, match="loss became (nan|inf).*nothing was saved") as error:
         train(tiny_config(tiny_distilbert, data, output, learning_rate=1e30, logging_steps=2))
-    assert time.monotonic() - started < 120
+    # It stops at the first logged loss that is not finite, not after the 6 epochs' 342 steps.
+    assert int(re.search(r"at step (\d+)", str(error.value)).group(1)) <= 4
     assert not output.exists()
     assert not list(tmp_path.glob(".saved_model*"))
-
-
-@pytest.mark.slow
-def test_same_seed_twice_gives_identical_weights_and_metrics_on_cpu(tmp_path, tiny_distilbert, data):
-    runs = [
-        train(
-            tiny_config(
-                tiny_distilbert, data, tmp_path / f"run{i}", epochs=2, max_train_samples=320, device="cpu"
-            )
-        )
-        for i in range(2)
-    ]
-    assert runs[0].metrics["validation"] == runs[1].metrics["validation"]
-    assert runs[0].metrics["train"]["train_loss"] == runs[1].metrics["train"]["train_loss"]
-    weights = [(run.output_dir / "model.safetensors").read_bytes() for run in runs]
-    assert weights[0] == weights[1]
