@@ -66,11 +66,14 @@ def build_random_distilbert(directory: Path, max_length: int = 512) -> Path:
     return Path(directory)
 
 
-def unseen_reviews(model_dir: str, n: int, data: str | None = None):
-    """``n`` reviews from ``data`` (default: the model's own) outside the model's training sample
-    and its whole validation split, in a seeded order shared by every benchmark."""
+def unseen_reviews(model_dir: str, n: int, data: str | None = None, exclude=()):
+    """``n`` reviews from ``data`` (default: the model's own) outside the model's training sample,
+    its whole validation split and ``exclude`` (texts compared as training/counterfactuals.py does:
+    CAD's copies of IMDb reviews differ in spacing and quotes), in a seeded order shared by every
+    benchmark."""
     from imdb_sentiment import TrainConfig, load_splits
     from imdb_sentiment.data import read_source, standardize
+    from imdb_sentiment.training.counterfactuals import text_key
 
     config = TrainConfig.load(model_dir)
     if data is not None:
@@ -79,4 +82,18 @@ def unseen_reviews(model_dir: str, n: int, data: str | None = None):
     everything = TrainConfig(**{**config.to_dict(), "max_eval_samples": None, "max_train_samples": None})
     seen |= set(load_splits(everything).validation["text"])
     table = standardize(read_source(config.data)["train"], "text", "label", "train")
-    return table[~table["text"].isin(seen)].sample(n=n, random_state=0)
+    excluded = {text_key(text) for text in exclude}
+    unseen = ~table["text"].isin(seen)
+    if excluded:
+        unseen &= ~table["text"].map(text_key).isin(excluded)
+    return table[unseen].sample(n=n, random_state=0)
+
+
+def cad_texts() -> list[str]:
+    """Every text of the bundled counterfactual pairs (CAD train and dev, originals and edits): their
+    originals are IMDb train reviews, so a benchmark scoring unseen IMDb train reviews leaves them out."""
+    import pandas as pd
+
+    from imdb_sentiment.training.counterfactuals import EMBEDDED_CAD
+
+    return [t for name in ("train", "dev") for t in pd.read_parquet(EMBEDDED_CAD / f"{name}.parquet")["text"]]

@@ -25,6 +25,7 @@ from .errors import UserError
 
 TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
 TRAINING_METHODS = ("freeze", "lora")
+COUNTERFACTUAL_MODES = ("auto", "on", "off")
 CONFIG_FILENAME = "training_config.json"
 
 # Recipes for the "auto" fields. Both keep Sun et al.'s (2019) head+tail window of 512 tokens. The
@@ -150,6 +151,14 @@ class TrainConfig:
         16, "LoRA scaling alpha: the update is scaled by alpha / r (with --method lora)."
     )
     lora_dropout: float = _field(0.1, "Dropout on the LoRA adapters' input (with --method lora).")
+    counterfactuals: str = _field(
+        "auto",
+        "Counterfactual pairs mixed into training: IMDb reviews each rewritten by a person to take "
+        "the opposite label with minimal edits (Kaushik et al. 2020; 1,707 pairs ship with the "
+        "package). auto: on when the data is IMDb (stanfordnlp/imdb, imdb or the embedded sample), off "
+        "for other data; on; off; or a file of text,label,pair_id rows. Pairs are added after "
+        "max_train_samples and split as whole pairs; pairs sharing a text with the test split are dropped.",
+    )
 
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir or f"{self.output_dir}.checkpoints")
@@ -235,5 +244,13 @@ def validate_config(config: TrainConfig) -> None:
         problems.append(f"method must be one of {', '.join(TRAINING_METHODS)}")
     if config.lora_r < 1 or config.lora_alpha <= 0 or not 0 <= config.lora_dropout < 1:
         problems.append("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1)")
+    if (
+        config.counterfactuals not in COUNTERFACTUAL_MODES
+        and not Path(config.counterfactuals).expanduser().is_file()
+    ):
+        problems.append(
+            "counterfactuals must be auto, on, off or a file of text,label,pair_id rows "
+            f"({config.counterfactuals!r} is none of them)"
+        )
     if problems:
         raise UserError("Invalid training config: " + "; ".join(problems) + ".")

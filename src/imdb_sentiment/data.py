@@ -55,6 +55,7 @@ class Splits:
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame | None = None
+    counterfactuals: dict | None = None  # the pairs training/counterfactuals.py added, if any
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

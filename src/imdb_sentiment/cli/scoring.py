@@ -97,6 +97,7 @@ def _predict_with_ray(args) -> int:
 def run_evaluate(argv: Sequence[str]) -> int:
     from ..data import read_source, standardize
     from ..evaluation.metrics import classification_metrics, metrics_by_source
+    from ..evaluation.pairs import format_pair_metrics, pair_metrics
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment evaluate", description="Score labelled reviews.")
     parser.add_argument("--data", required=True, help="Hub dataset id, file or folder (as for train).")
@@ -121,6 +122,11 @@ def run_evaluate(argv: Sequence[str]) -> int:
     if "source" in table.columns:  # standardize keeps text and label of the rows with a text
         kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
         frame["source"] = table.loc[kept, "source"].astype(str).to_numpy()
+    if "pair_id" in table.columns:  # counterfactual pairs: scored as pairs too (evaluation/pairs.py)
+        kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
+        for column in ("pair_id", "version"):
+            if column in table.columns:
+                frame[column] = table.loc[kept, column].to_numpy()
     if args.max_samples:
         frame = frame.sample(n=min(args.max_samples, len(frame)), random_state=0)
     classifier = classifier_from_args(args)
@@ -129,8 +135,12 @@ def run_evaluate(argv: Sequence[str]) -> int:
     metrics = classification_metrics(frame["label"].to_numpy(), positive)
     if "source" in frame.columns:
         metrics["by_source"] = metrics_by_source(frame, positive)
+    if "pair_id" in frame.columns:
+        metrics["pairs"] = pair_metrics(frame, positive)
     text = json.dumps({"data": args.data, "split": args.split, **metrics}, indent=2)
     print(text)
+    if "pairs" in metrics:
+        print(f"Counterfactual pairs: {format_pair_metrics(metrics['pairs'])}", file=sys.stderr)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

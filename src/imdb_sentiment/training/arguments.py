@@ -64,7 +64,18 @@ def describe_recipe(
         where += f", {processes} processes (global batch {config.batch_size * processes})"
     return (
         f"Training on {where}: {len(splits.train):,} train / {len(splits.validation):,} validation"
-        f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews, "
+        f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews"
+        f"{_counterfactual_note(splits.counterfactuals)}, "
         f"max_length {config.max_length} ({config.truncation}), {config.epochs:g} epoch(s), "
         f"batch {config.batch_size}, lr {config.learning_rate:g}.\n{report}"
+    )
+
+
+def _counterfactual_note(report: dict | None) -> str:
+    if not report:
+        return " (no counterfactual pairs)"
+    dropped = f", {report['pairs_dropped']:,} dropped (in test)" if report["pairs_dropped"] else ""
+    return (
+        f" (counterfactual pairs added: {report['pairs_train']:,} to train, "
+        f"{report['pairs_validation']:,} to validation{dropped})"
     )

@@ -23,6 +23,31 @@ def _metric_rows(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def _pair_rows(pairs: dict | None, counterfactuals: dict | None) -> str:
+    """Pair consistency on the CAD dev pairs (evaluation/pairs.py), beside the accuracy above."""
+    if not pairs:
+        return ""
+    rows = [
+        f"\nCounterfactual pairs ({pairs.get('data', 'CAD dev')}, {pairs['both']['n']} pairs the model never "
+        "saw): a pair is a review and a copy a person\nedited minimally to take the opposite label; "
+        "*both right* is the share of pairs whose verdict followed the edit.\n",
+        "| | accuracy | 95% interval | reviews |",
+        "|---|---|---|---|",
+    ]
+    for key, name in (("original", "originals"), ("edited", "edited copies"), ("both", "both right (pairs)")):
+        m = pairs[key]
+        if m["accuracy"] is not None:
+            rows.append(f"| {name} | {m['accuracy']:.4f} | {m['low']:.3f} - {m['high']:.3f} | {m['n']:,} |")
+    if counterfactuals:
+        rows.append(
+            f"\nTrained with {counterfactuals['pairs_train']:,} counterfactual pairs "
+            f"({counterfactuals['source']}; {counterfactuals['pairs_validation']:,} more in validation)."
+        )
+    else:
+        rows.append("\nTrained without counterfactual pairs.")
+    return "\n".join(rows)
+
+
 def _calibration_line(calibration: dict | None) -> str:
     if not calibration:
         return "- Not calibrated: the scores are the fine-tuned model's own."
@@ -108,6 +133,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
 
 ## Metrics
 {_metric_rows(metrics)}
+{_pair_rows(metrics.get("pairs"), metrics.get("counterfactuals"))}
 {_behaviour_rows(metrics.get("behaviour"))}
 
 ## Use

@@ -27,6 +27,7 @@ from ..data import Splits, load_splits
 from ..errors import TrainingDivergedError
 from ..evaluation.check import behaviour_metrics
 from ..evaluation.metrics import classification_metrics
+from ..evaluation.pairs import pair_metrics
 from ..model import (
     FreezeReport,
     default_freeze_layers,
@@ -44,6 +45,7 @@ from .arguments import describe_recipe, training_arguments
 from .callbacks import timed_steps, training_callbacks
 from .card import model_card
 from .checkpoints import resume_point
+from .counterfactuals import dev_pairs, with_counterfactuals
 from .lora import apply_lora, merge_lora
 from .plots import plot_confusion_matrix, plot_training_curves
 from .save import save_tokenizer
@@ -86,6 +88,7 @@ def train(config: TrainConfig) -> TrainResult:
         restore_float32_precision()
         serve_in_fp32(trainer)
         metrics = score_and_calibrate(trainer, config, encoder, splits, evaluations, precision)
+        metrics.update(score_pairs(trainer, encoder, splits))
         metrics.update(train=train_metrics, model=_model_metrics(config, freeze_report), precision=used)
         metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts
         if trainer.is_world_process_zero():
@@ -100,7 +103,7 @@ def load_data_and_model(config: TrainConfig, args) -> tuple[Splits, object, obje
     # into the cache once); the others then read the cache. Every process needs the splits in its
     # own memory anyway, and they are identical: the split and sampling are seeded.
     with args.main_process_first(desc="loading the data and model"):
-        splits = load_splits(config)
+        splits = with_counterfactuals(config, load_splits(config))  # pairs added after sampling
         tokenizer = load_tokenizer(config.model)
         model = load_model(config.model)
     return splits, tokenizer, model
@@ -184,6 +187,16 @@ def score_and_calibrate(
         "test": test,
         "calibration": calibration,
     }
+
+
+def score_pairs(trainer, encoder: Encoder, splits: Splits) -> dict:
+    """Pair consistency on the bundled CAD dev pairs the model never saw, scored (like validation)
+    after calibration, and which counterfactual pairs training added."""
+    pairs, skipped = dev_pairs(splits)
+    _, logits = predict_split(trainer, encode_frame(encoder, pairs))  # in the pairs' order
+    figures = pair_metrics(pairs, softmax_positive(logits))
+    data = {"data": "CAD dev (bundled)", "pairs_skipped_as_seen": skipped}
+    return {"pairs": {**figures, **data}, "counterfactuals": splits.counterfactuals}
 
 
 def save(trainer, tokenizer, config: TrainConfig, metrics: dict, output_dir: Path) -> None:
