@@ -1,4 +1,4 @@
-# imdb-sentiment: `make setup`, `make demo`, `make notebook`, `make train`, `make app`, `make test`, `make lint`.
+# imdb-sentiment: `make setup`, `make demo`, `make notebook`, `make train`, `make app`, `make tensorboard`, `make test`, `make lint`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,7 @@ DATA ?=
 MODEL_DIR ?= saved_model
 ARGS ?=
 
-.PHONY: setup browser train test lint format app demo notebook clean
+.PHONY: setup browser train test lint format app demo notebook tensorboard clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install -q -e ".[dev,offline,notebook,ray]"
+	$(BIN)/python -m pip install -q -e ".[dev,offline,notebook,ray,tensorboard]"
 	touch $@
 
 # The browser test drives Debian's chromium through Playwright; no browser is downloaded.
@@ -53,6 +53,10 @@ demo: setup
 # JupyterLab on 127.0.0.1 with Jupyter's own token (printed in the URL), createModel.ipynb open.
 notebook: setup
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser createModel.ipynb
+
+# The curves of `train --report-to tensorboard` (MODEL_DIR/runs/), on 127.0.0.1 only.
+tensorboard: setup
+	$(BIN)/tensorboard --logdir $(MODEL_DIR)/runs --host 127.0.0.1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -159,6 +159,26 @@ apart by this many reviews. Pick the leftmost point level with the best one: its
 layers it froze and what share of the weights it trained."""),
     new_markdown_cell("""Next: `python gradioApp.py` serves this model in a browser, and
 `python -m imdb_sentiment predict --file reviews.csv` scores a file of reviews."""),
+    # --- Share: optional, skipped unless a repo id is set ---
+    new_markdown_cell("""## Share (optional)
+
+Push the model to the Hugging Face Hub, with its card (scores, dataset, licence), and publish the
+app as a Gradio Space that serves it. Skipped unless you set `HUB_REPO_ID` (e.g.
+`"your-name/imdb-sentiment"`) here or in the environment; it needs a token with write access
+(`HF_TOKEN`, or `hf auth login`). `DRY_RUN` writes what would be uploaded to `share/model/` and
+`share/space/` instead (`cd share/space && python app.py --model-dir ../model` runs the Space)."""),
+    new_code_cell("""from imdb_sentiment.sharing import push
+
+HUB_REPO_ID = os.environ.get("HUB_REPO_ID")  # e.g. "your-name/imdb-sentiment"
+SPACE_ID = os.environ.get("SPACE_ID") or (HUB_REPO_ID and f"{HUB_REPO_ID}-demo")
+DRY_RUN = os.environ.get("DRY_RUN")  # e.g. "share": write the folders, upload nothing
+if HUB_REPO_ID:
+    shared = push(result.output_dir, HUB_REPO_ID, space_id=SPACE_ID, dry_run=DRY_RUN)
+    print("files:", shared.model_files, *shared.notes, sep="\n")
+    if not DRY_RUN:
+        print(f"https://huggingface.co/{HUB_REPO_ID}\nhttps://huggingface.co/spaces/{SPACE_ID}")
+else:
+    print("Set HUB_REPO_ID to push the model and publish its Space.")"""),
 ]
 
 

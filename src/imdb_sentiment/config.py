@@ -15,8 +15,10 @@ default when the Hub cannot be reached (``offline.py``).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,12 @@ TRUNCATION_STRATEGIES = ("head", "tail", "head_tail")
 TRAINING_METHODS = ("freeze", "lora")
 COUNTERFACTUAL_MODES = ("auto", "on", "off")
 CONFIG_FILENAME = "training_config.json"
+# Where the Trainer sends its logs (TrainingArguments.report_to), and the module each backend needs:
+# one that is not installed is refused before any data loads, not after the first epoch.
+REPORT_TO = ("none", "tensorboard", "trackio", "wandb", "mlflow", "all")
+REPORT_TO_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "trackio": ("trackio",)}
+REPORT_TO_MODULES.update(wandb=("wandb",), mlflow=("mlflow",))  # A Hub repo id, "owner/name":
+HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 # Recipes for the "auto" fields. Both keep Sun et al.'s (2019) head+tail window of 512 tokens. The
 # GPU recipe is the full one; the CPU recipe trades a little accuracy for a run that takes minutes,
@@ -160,6 +168,21 @@ class TrainConfig:
         "max_train_samples and split as whole pairs; pairs sharing a text with the test split are dropped.",
     )
 
+    report_to: str = field(
+        default="none",
+        metadata={
+            "help": "Where the Trainer logs the loss and the validation scores while training: none, "
+            "tensorboard (event files in <output_dir>/runs/; `make tensorboard` shows them), trackio, "
+            "wandb, mlflow, or all (every one installed). The backend's package must be installed.",
+            "choices": REPORT_TO,
+        },
+    )
+    push_to_hub: str | None = _field(
+        None,
+        "Command line: after training, push the model to this Hub repo (owner/name) as `push` does, from "
+        "process 0; the token (HF_TOKEN or `hf auth login`) and owner are checked first. Python: sharing.push.",
+    )
+
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir or f"{self.output_dir}.checkpoints")
 
@@ -252,5 +275,18 @@ def validate_config(config: TrainConfig) -> None:
             "counterfactuals must be auto, on, off or a file of text,label,pair_id rows "
             f"({config.counterfactuals!r} is none of them)"
         )
+    problems += _sharing_problems(config)
     if problems:
         raise UserError("Invalid training config: " + "; ".join(problems) + ".")
+
+
+def _sharing_problems(config: TrainConfig) -> list[str]:
+    """--report-to names a known, installed backend; --push-to-hub a repo id with its owner."""
+    problems = []
+    if config.report_to not in REPORT_TO:
+        problems.append(f"report_to must be one of {', '.join(REPORT_TO)}")
+    elif not any(importlib.util.find_spec(m) for m in REPORT_TO_MODULES.get(config.report_to, ("json",))):
+        problems.append(f"report_to {config.report_to} needs its package: pip install {config.report_to}")
+    if config.push_to_hub is not None and not HUB_REPO_ID.match(config.push_to_hub):
+        problems.append(f"push_to_hub must be a Hub repo id with its owner, not {config.push_to_hub!r}")
+    return problems

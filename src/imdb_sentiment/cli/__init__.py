@@ -10,6 +10,8 @@
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
     imdb-sentiment predict --engine ray --model-dir saved_model --file 'reviews/*.parquet' --output out/
     imdb-sentiment sweep --freeze-layers 0,2,3,4,6 --lora --max-train-samples 2000 --output-dir sweep
+    imdb-sentiment push --model-dir saved_model --repo-id me/imdb --space me/imdb-demo [--dry-run out]
+    imdb-sentiment train --push-to-hub me/imdb --report-to tensorboard
 
 A user mistake prints one line starting with ``error:`` and exits with status 2.
 """
@@ -23,7 +25,8 @@ from collections.abc import Sequence
 from ..errors import UserError
 from .model_tools import run_check, run_export
 from .scoring import run_evaluate, run_explain, run_predict
-from .training import run_sweep, run_train, train_parser
+from .sharing import run_push, run_train  # train, then push with --push-to-hub
+from .training import run_sweep, train_parser
 
 __all__ = ["RUNNERS", "main", "train_parser"]
 
@@ -35,6 +38,7 @@ RUNNERS = {
     "export": run_export,
     "check": run_check,
     "sweep": run_sweep,
+    "push": run_push,
 }
 
 

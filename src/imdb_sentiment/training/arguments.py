@@ -43,7 +43,10 @@ def training_arguments(config: TrainConfig, precision: Precision | None = None):
         data_seed=config.seed,
         logging_steps=config.logging_steps,
         logging_nan_inf_filter=False,
-        report_to="none",
+        # TensorBoard writes to <output_dir>/runs/<date_host> (transformers 5 has no logging_dir;
+        # TENSORBOARD_LOGGING_DIR would override it): the checkpoint folder, which train.py's save
+        # step copies into the model folder as runs/.
+        report_to=config.report_to,
         # Several processes (accelerate launch): the classifier's loss is already a mean over its
         # batch and DDP averages the gradients; the token-count re-scaling meant for LM losses
         # would multiply the loss (and the logged loss) by the number of processes.

@@ -1,9 +1,30 @@
 """The model card (``README.md``) saved with every model: what was trained, how well, how to load it.
 
 (staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
+
+Its YAML front matter (:func:`front_matter`) is what the Hugging Face Hub reads: licence, dataset,
+language, task, base model, widget examples and a ``model-index`` with the test scores, which the
+Hub shows as the model's results (``imdb-sentiment push`` uploads the card with the model).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import is_local_path
+from ..offline import is_embedded_data
+
+# The card must name a licence for the Hub to show one, and the base model's licence cannot be looked
+# up offline (or at all for a local folder). Apache-2.0 is this project's licence and that of both
+# default encoders (distilbert-base-uncased, all-MiniLM-L6-v2); a ``license`` in the config wins, and
+# whoever fine-tunes another base model should check its licence before pushing.
+DEFAULT_LICENSE = "apache-2.0"
+IMDB_HUB_ID = "stanfordnlp/imdb"
+WIDGET_EXAMPLES = [
+    "A wonderful, moving film with a superb cast. I loved every minute of it.",
+    "Two hours I will never get back: a dull plot, wooden dialogue and a boring ending.",
+    "The photography is beautiful, but the story drags and the ending feels rushed.",
+]
 
 
 def _metric_rows(metrics: dict) -> str:
@@ -103,15 +124,85 @@ def _method_line(freeze: dict) -> str:
     )
 
 
+def is_imdb(data: str) -> bool:
+    """True when ``data`` is IMDb: the Hub dataset, the embedded sample of it or an aclImdb/ folder."""
+    path = Path(data).expanduser()
+    return (
+        data.lower() in (IMDB_HUB_ID, "imdb")
+        or is_embedded_data(data)
+        or path.name == "aclImdb"
+        or (path / "aclImdb").is_dir()
+    )
+
+
+def _eval_results(config: dict, metrics: dict) -> list:
+    """The test split's accuracy and F1 (validation's when there is no test split) and the
+    counterfactual pair figures, as the Hub's ``model-index`` entries."""
+    from huggingface_hub import EvalResult
+
+    split = "test" if metrics.get("test") else "validation"
+    imdb = is_imdb(config["data"])
+    task = {"task_type": "text-classification", "task_name": "Sentiment analysis"}
+    dataset = {
+        "dataset_type": IMDB_HUB_ID if imdb else "local",
+        "dataset_name": "IMDb" if imdb else Path(config["data"]).name,
+        "dataset_split": split,
+    }
+    results = [
+        EvalResult(**task, **dataset, metric_type=key, metric_name=name, metric_value=round(value, 4))
+        for key, name in (("accuracy", "Accuracy"), ("f1", "F1"))
+        if (value := metrics[split].get(key)) is not None
+    ]
+    pairs = metrics.get("pairs") or {}
+    names = {
+        "original": "Accuracy (originals)",
+        "edited": "Accuracy (edited copies)",
+        "both": "Pair consistency",
+    }
+    for key, name in names.items():
+        if (pairs.get(key) or {}).get("accuracy") is not None:
+            results.append(
+                EvalResult(
+                    **task,
+                    dataset_type="counterfactual-imdb",
+                    dataset_name=f"Counterfactual IMDb pairs: {pairs.get('data', 'CAD dev')}",
+                    dataset_split="dev",
+                    metric_type="accuracy",
+                    metric_name=name,
+                    metric_value=round(pairs[key]["accuracy"], 4),
+                )
+            )
+    return results
+
+
+def front_matter(config: dict, metrics: dict) -> str:
+    """The card's YAML metadata, built with huggingface_hub's ``ModelCardData`` so the Hub parses it:
+    ``datasets`` only for IMDb and ``base_model`` only for a Hub id (a local path means nothing there)."""
+    from huggingface_hub import ModelCardData
+
+    model = config["model"]
+    data = ModelCardData(
+        model_name=Path(config.get("output_dir") or "imdb-sentiment").name,
+        license=config.get("license") or DEFAULT_LICENSE,
+        language="en",
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["sentiment-analysis", "imdb", "imdb-sentiment"],
+        datasets=[IMDB_HUB_ID] if is_imdb(config["data"]) else None,
+        base_model=None if is_local_path(model) else model,
+        metrics=["accuracy", "f1"],
+        eval_results=_eval_results(config, metrics),
+        widget=[{"text": text} for text in WIDGET_EXAMPLES],
+    )
+    return data.to_yaml()
+
+
 def model_card(config: dict, metrics: dict) -> str:
     """A Hugging Face style model card: what was trained, how well, and how to load it."""
     freeze = metrics["model"]
     train = metrics["train"]
     return f"""---
-library_name: transformers
-pipeline_tag: text-classification
-tags: [sentiment-analysis, imdb, imdb-sentiment]
-base_model: {config["model"]}
+{front_matter(config, metrics)}
 ---
 
 # Sentiment classifier fine-tuned from `{config["model"]}`

@@ -211,6 +211,8 @@ def save(trainer, tokenizer, config: TrainConfig, metrics: dict, output_dir: Pat
         split = "test" if metrics["test"] else "validation"
         plot_confusion_matrix(metrics[split]["confusion_matrix"], staging / "confusion_matrix.png", split)
         (staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
+        if (config.checkpoint_path() / "runs").is_dir():  # --report-to tensorboard's event files
+            shutil.copytree(config.checkpoint_path() / "runs", staging / "runs")
     shutil.rmtree(config.checkpoint_path(), ignore_errors=True)
     print(f"Saved the model to {output_dir}: validation accuracy {metrics['validation']['accuracy']:.4f}")
 
