@@ -27,6 +27,7 @@ TINY_RECIPE = dict(
     # The model's own attention dropout, not the CPU recipe's 0: the explanation tests' expectations
     # were set on the model this gives. Training with 0 is covered by test_train.py.
     attention_dropout=0.1,
+    export=False,  # the export has its own tests (tests/serving/test_export.py, test_train_export.py)
 )
 
 
@@ -71,16 +72,15 @@ def trained_model_dir(trained_model) -> Path:
 
 @pytest.fixture(scope="session")
 def exported_model_dir(tmp_path_factory, trained_model_dir) -> Path:
-    """A copy of the trained tiny model with onnx/model.onnx and onnx/model.int8.onnx."""
+    """A copy of the trained tiny model with every engine exported into exports/."""
     directory = tmp_path_factory.mktemp("exported") / "saved_model"
     shutil.copytree(trained_model_dir, directory)
     # Check reviews like the ones the model will serve: the distribution the tiny model learned.
     reviews = make_reviews(64, seed=11, max_words=12)
-    from imdb_sentiment.serving.export import export_onnx
+    from imdb_sentiment.serving.export import export_model
 
-    export_onnx(
+    export_model(
         directory,
-        quantize="int8",
         check_texts=reviews["text"].tolist(),
         check_labels=reviews["label"].to_numpy(),
     )

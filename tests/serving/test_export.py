@@ -1,4 +1,5 @@
-"""The ONNX export (export.py): checked files, written atomically, the weights only read; the CLI.
+"""The export (export.py): every engine written atomically, checked on real reviews against fp32,
+timed on this CPU; the weights only read; the CLI.
 
 .venv/bin/python -m pytest tests/serving/test_export.py -x -q
 """
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("onnxruntime")
-
-from imdb_sentiment.cli import main  # noqa: E402
-from imdb_sentiment.serving.engines import MANIFEST, ONNX_DIR  # noqa: E402
-from imdb_sentiment.serving.export import export_onnx  # noqa: E402
+from imdb_sentiment.cli import main
+from imdb_sentiment.serving import export_check
+from imdb_sentiment.serving.engines import EXPORT_DIR, MANIFEST, choice
+from imdb_sentiment.serving.export import export_model, summary
 
 
 def sha256(path: Path) -> str:
@@ -30,18 +30,71 @@ def exported(exported_model_dir) -> Path:
 
 def test_export_writes_checked_files_and_leaves_the_weights_alone(exported, trained_model_dir):
     assert sha256(exported / "model.safetensors") == sha256(Path(trained_model_dir) / "model.safetensors")
-    manifest = json.loads((exported / ONNX_DIR / MANIFEST).read_text())
-    assert set(manifest["files"]) == {"onnx", "onnx-int8"}
-    assert manifest["accepted"] == {"onnx": True, "onnx-int8": True}
-    assert manifest["checks"]["onnx-int8"]["agreement"] >= 0.99
-    assert manifest["checks"]["onnx"]["max_abs_diff"] < 1e-4
-    assert not list(exported.glob(".onnx.tmp-*"))
+    manifest = json.loads((exported / EXPORT_DIR / MANIFEST).read_text())
+    assert set(manifest["files"]) == {"onnx", "onnx-int8", "openvino", "openvino-int8"}
+    for name, filename in manifest["files"].items():
+        assert (exported / EXPORT_DIR / filename).is_file(), name
+    assert manifest["accepted"]["onnx"] and manifest["accepted"]["openvino"]
+    assert manifest["max_abs_diff"]["onnx"] < 1e-4 and manifest["max_abs_diff"]["openvino"] < 1e-4
+    assert manifest["thresholds"] == {
+        "min_agreement": 0.99,
+        "max_accuracy_drop": 0.01,
+        "interval": "95% Wilson",
+    }
+    for figures in manifest["checks"].values():
+        assert figures["n"] == 64
+        low, high = figures["agreement_ci95"]
+        assert low <= figures["agreement"] <= high
+    ranked = [row["engine"] for row in manifest["ranking"]["engines"]]
+    accepted = [name for name, ok in manifest["accepted"].items() if ok]
+    assert set(ranked) == {"torch", *accepted}  # plus torch-bf16 on CPUs with native bf16
+    assert manifest["ranking"]["cpu"] == choice.cpu_info()
+    assert not list(exported.glob(".exports.tmp-*"))
+
+
+def test_check_on_the_embedded_held_out_reviews(trained_model_dir, tmp_path):
+    """Without check data, the export is checked on the 500 held-out IMDb reviews shipped with the
+    package, and export.json records each candidate's figures with their intervals."""
+    directory = tmp_path / "saved_model"
+    shutil.copytree(trained_model_dir, directory)
+    report = export_model(directory, engines=("onnx", "onnx-int8"))
+    manifest = json.loads((directory / EXPORT_DIR / MANIFEST).read_text())
+    assert manifest["check_reviews"] == {
+        "source": "embedded IMDb sample, test split",
+        "n": 500,
+        "labelled": True,
+    }
+    figures = manifest["checks"]["onnx-int8"]
+    assert figures["n"] == 500
+    assert figures["agreement_ci95"][1] - figures["agreement_ci95"][0] < 0.1
+    assert {"accuracy_fp32", "accuracy", "accuracy_drop", "accuracy_drop_ci95"} <= set(figures)
+    assert manifest["checks"]["onnx"]["agreement"] == 1.0
+    expected = figures["agreement"] >= 0.99 and figures["accuracy_drop"] <= 0.01
+    assert manifest["accepted"]["onnx-int8"] == expected
+    assert summary(report).startswith("Exported onnx, onnx-int8 in ")
+    assert not (directory / EXPORT_DIR / "model.xml").exists()
+
+
+def test_thresholds_and_intervals():
+    import numpy as np
+
+    reference = np.array([[0.0, 1.0]] * 100)
+    candidate = reference.copy()
+    candidate[0] = [1.0, 0.0]  # one flip in 100: 0.99, just accepted
+    labels = np.ones(100, dtype=int)
+    report = export_check.label_checks(reference, candidate, labels)
+    assert report["agreement"] == 0.99 and report["accuracy_drop"] == 0.01
+    assert export_check.passes(report)
+    low, high = report["agreement_ci95"]
+    assert 0.94 < low < 0.95 and high > 0.99
+    candidate[1] = [1.0, 0.0]
+    assert not export_check.passes(export_check.label_checks(reference, candidate, labels))
 
 
 def test_failed_export_keeps_the_previous_one(exported, tmp_path, monkeypatch):
     directory = tmp_path / "saved_model"
     shutil.copytree(exported, directory)
-    before = {p.name: sha256(p) for p in (directory / ONNX_DIR).iterdir()}
+    before = {p.name: sha256(p) for p in (directory / EXPORT_DIR).iterdir()}
     weights = sha256(directory / "model.safetensors")
 
     def broken(*args, **kwargs):
@@ -49,24 +102,27 @@ def test_failed_export_keeps_the_previous_one(exported, tmp_path, monkeypatch):
 
     monkeypatch.setattr("onnxruntime.quantization.quantize_dynamic", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        export_onnx(directory, quantize="int8")
-    assert {p.name: sha256(p) for p in (directory / ONNX_DIR).iterdir()} == before
+        export_model(directory, engines=("onnx", "onnx-int8"), check_texts=["a fine film", "a dull film"])
+    assert {p.name: sha256(p) for p in (directory / EXPORT_DIR).iterdir()} == before
     assert sha256(directory / "model.safetensors") == weights
-    assert not list(directory.glob(".onnx.tmp-*"))
+    assert not list(directory.glob(".exports.tmp-*"))
 
 
 def test_cli_export_then_predict_with_a_backend(trained_model_dir, tmp_path, capsys):
     directory = tmp_path / "saved_model"
     shutil.copytree(trained_model_dir, directory)
-    assert main(["export", "--model-dir", str(directory)]) == 0
-    assert (directory / ONNX_DIR / "model.onnx").is_file()
-    capsys.readouterr()
+    assert main(["export", "--model-dir", str(directory), "--engines", "onnx", "--max-check", "50"]) == 0
+    assert (directory / EXPORT_DIR / "model.onnx").is_file()
+    assert "Exported onnx in " in capsys.readouterr().out
     text = "wonderful superb film"
     assert main(["predict", "--model-dir", str(directory), "--backend", "onnx", text]) == 0
-    onnx_row = json.loads(capsys.readouterr().out.splitlines()[0])
+    captured = capsys.readouterr()
+    onnx_row = json.loads(captured.out.splitlines()[0])
+    assert "Engine onnx: asked for" in captured.err
     assert main(["predict", "--model-dir", str(directory), "--backend", "torch", text]) == 0
     torch_row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert onnx_row["label"] == torch_row["label"]
     assert abs(onnx_row["score"] - torch_row["score"]) < 1e-4
     assert main(["predict", "--model-dir", str(directory), "--backend", "onnx-int8", text]) == 2
-    assert "--quantize int8" in capsys.readouterr().err
+    assert "export --model-dir" in capsys.readouterr().err
+    assert main(["export", "--model-dir", str(directory), "--engines", "tensorrt"]) == 2

@@ -19,7 +19,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         default="auto",
         choices=("auto", *BACKENDS),
-        help="Inference engine; onnx ones need `export` first (default auto: fastest exported, else torch).",
+        help="Inference engine; onnx/openvino ones need `export` first (default auto: the fastest "
+        "export measured on this CPU, else a rule by CPU flags, else torch).",
     )
 
 

@@ -65,6 +65,7 @@ def run_predict(argv: Sequence[str]) -> int:
             return 0
     else:
         classifier = classifier_from_args(args)
+        print(f"Engine {classifier.engine_reason}", file=sys.stderr)  # which engine serves, and why
         table = score_texts(classifier, texts, batch_size=args.batch_size, progress=True)
     write_predictions(table, args.output)
     failed = int(table["error"].notna().sum())

@@ -35,7 +35,7 @@ def push_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--include-exports",
         action="store_true",
-        help="Also upload the ONNX / OpenVINO exports (onnx/, openvino/).",
+        help="Also upload the ONNX / OpenVINO exports (exports/).",
     )
     parser.add_argument(
         "--dry-run",

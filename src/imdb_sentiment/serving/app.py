@@ -248,7 +248,7 @@ def build_demo(
             "# IMDb review sentiment\n"
             f"A fine-tuned transformer classifier ({classifier.max_length} tokens, "
             f"`{classifier.encoder.strategy}` truncation, "
-            f"{getattr(classifier, 'backend_name', 'torch')} backend). " + headline_metrics(model_dir)
+            f"engine {getattr(classifier, 'engine_reason', 'torch')}). " + headline_metrics(model_dir)
         )
         with gr.Tabs():
             with gr.Tab("Review"):

@@ -20,15 +20,7 @@ from ..config import TrainConfig
 from ..errors import UserError, is_local_path
 from ..model import _from_pretrained, load_tokenizer
 from ..text import Encoder, InvalidTextError, check_text
-from .engines import (
-    ONNX_DIR,
-    ONNX_FILES,
-    OnnxBackend,
-    TorchBackend,
-    TorchInt8Backend,
-    default_threads,
-    resolve_backend,
-)
+from .engines import EXPORT_FILES, TorchBackend, choose_backend, default_threads, load_engine
 from .scores import softmax
 
 DEFAULT_MAX_LENGTH = 512
@@ -141,7 +133,7 @@ class Classifier:
         config=None,
         model_path: str | None = None,
     ):
-        # ``model`` may be None for an ONNX backend: the PyTorch weights are then loaded from
+        # ``model`` may be None for an exported engine: the PyTorch weights are then loaded from
         # ``model_path`` only if something needs them (explanations), which saves their memory.
         self._model = model.to(device).eval() if model is not None else None
         self._model_path = model_path
@@ -152,10 +144,12 @@ class Classifier:
         self.id2label = {int(k): v for k, v in config.id2label.items()}
         self.pad_token_id = tokenizer.pad_token_id or 0
         self.backend = backend if backend is not None else TorchBackend(self._model, device)
+        # Which engine serves and why (set by from_pretrained; the app header and predict's log).
+        self.engine_reason = f"{self.backend.name}: given"
 
     @property
     def model(self):
-        """The PyTorch model (fp32), loaded on first use when an ONNX backend serves predictions."""
+        """The PyTorch model (fp32), loaded on first use when an exported engine serves predictions."""
         if self._model is None:
             if self._model_path is None:
                 raise UserError("This classifier has no PyTorch model to load.")
@@ -175,9 +169,11 @@ class Classifier:
         threads: int | None = None,
         max_length: int | None = None,
     ) -> Classifier:
-        """Load a saved model. ``backend``: torch, torch-int8, onnx, onnx-int8 (after
-        ``imdb_sentiment export``), or auto = the fastest exported one that passed its accuracy
-        checks, else torch. ``threads``: CPU threads (default: the cores this process may use).
+        """Load a saved model. ``backend``: torch, torch-bf16 (CPUs with native bf16), onnx,
+        onnx-int8, openvino, openvino-int8 (after ``imdb_sentiment export``), or auto: the fastest
+        export measured on this CPU, else the rule by CPU flags (engines/choice.py), else torch;
+        ``engine_reason`` says which and why. ``threads``: CPU threads (default: the cores this
+        process may use).
         ``max_length``: tokens per review (default: the window the model was trained with), cut
         with the model's training truncation strategy."""
         import torch
@@ -190,29 +186,31 @@ class Classifier:
             check_model_dir(local)
             name = str(local)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        chosen = resolve_backend(backend, local if local.is_dir() else None, device)
+        chosen, reason = choose_backend(backend, local if local.is_dir() else None, device)
         threads = threads or default_threads()
         if device == "cpu" and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         tokenizer = load_tokenizer(name)
         trained = TrainConfig.load(local) if local.is_dir() else None
-        if chosen in ONNX_FILES:
+        if chosen in EXPORT_FILES:
             from transformers import AutoConfig
 
             config = AutoConfig.from_pretrained(name, trust_remote_code=False)
             model = None
-            engine = OnnxBackend(local / ONNX_DIR / ONNX_FILES[chosen], chosen, threads)
+            engine = load_engine(chosen, local, threads)
         else:
-            model = load_classifier_model(name)
+            model = load_classifier_model(name).to(device).eval()
             config = model.config
-            engine = (TorchInt8Backend if chosen == "torch-int8" else TorchBackend)(model.eval(), device)
+            engine = load_engine(chosen, None, threads, device, model)
         if trained is not None:
             window, truncation = trained.max_length, trained.truncation
         else:
             window = getattr(config, "max_position_embeddings", DEFAULT_MAX_LENGTH)
             window, truncation = min(DEFAULT_MAX_LENGTH, window), "head_tail"
         max_length = window if max_length is None else max_length_checked(max_length, config)
-        return cls(model, tokenizer, max_length, truncation, device, engine, config, name)
+        classifier = cls(model, tokenizer, max_length, truncation, device, engine, config, name)
+        classifier.engine_reason = reason
+        return classifier
 
     @property
     def max_length(self) -> int:

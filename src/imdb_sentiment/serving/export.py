@@ -1,16 +1,25 @@
-"""Export a saved model to ONNX: fp32 with ONNX Runtime's transformer fusions, optionally int8,
-each checked against the PyTorch model before anything is written.
+"""Export a saved model to every engine this machine can run, checked against fp32 PyTorch.
 
-    python -m imdb_sentiment export --model-dir saved_model --quantize int8
+    python -m imdb_sentiment export --model-dir saved_model [--engines onnx,openvino] [--check-data f]
 
-The export is staged beside the model and renamed into ``saved_model/onnx/`` in one step
-(``save.atomic_directory``); the safetensors weights are only read. ``onnx/export.json`` records
-the checks and which weights the files came from, which is what ``backends.exported_backends``
-reads to decide whether ``auto`` may serve them.
+Writes ``saved_model/exports/`` in one rename (``atomic.atomic_directory``; the safetensors weights
+are only read): ``model.onnx`` (ONNX Runtime's transformer fusions), ``model.int8.onnx`` (dynamic
+int8), ``model.xml`` (OpenVINO IR, fp32 weights), ``model.int8.xml`` (NNCF static int8, calibrated
+on check reviews), and ``export.json``. The steps, in order:
+
+1. the graph is exported to ONNX and converted to OpenVINO *before* ONNX Runtime's fusions rewrite
+   ``model.onnx`` (the fused ops are ONNX Runtime's own, which OpenVINO cannot read);
+2. the fp32 files must reproduce PyTorch's logits (to 1e-3; OpenVINO compared at
+   ``inference_precision="f32"``), else nothing is written;
+3. every candidate, as it will be served, is checked on real reviews (export_check.py: label
+   agreement >= 0.99 and accuracy drop <= 0.01, each with its 95% interval);
+4. every accepted engine (and torch, and torch-bf16 on bf16 CPUs) is timed on this CPU; the
+   ranking and the CPU go into ``export.json``, which ``auto`` reads (engines/choice.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,39 +31,42 @@ import numpy as np
 
 from ..atomic import atomic_directory
 from ..errors import UserError
-from .classifier import Classifier, pad_batch
-from .engines import MANIFEST, ONNX_DIR, ONNX_FILES, OnnxBackend, weights_fingerprint
+from . import export_check as check
+from .classifier import Classifier, batches_by_length, pad_batch
+from .engines import EXPORT_DIR, EXPORT_FILES, MANIFEST, engine_at, load_engine, weights_fingerprint
+from .engines.choice import choose_auto, cpu_info, has_native_bf16, package_installed
+from .engines.onnx import default_threads, fuse_transformer_graph, quantize_int8
 
 logger = logging.getLogger(__name__)
-
-MIN_AGREEMENT = 0.99  # int8 labels must match fp32 on at least this share of the check reviews
-MAX_ACCURACY_DROP = 0.005  # and, with labels, lose at most half a point of accuracy
-# Short reviews of both kinds, so an export is checked even without --check-data.
-PROBE_REVIEWS = [
-    "A wonderful, moving film with superb acting.",
-    "Two hours of my life I will never get back.",
-    "The plot was predictable but the cast made it worth watching.",
-    "Dreadful script, wooden dialogue and a boring ending.",
-    "One of the best movies I have seen this year; a true masterpiece.",
-    "I walked out halfway through. Awful.",
-    "Beautiful photography, a gripping story and a brilliant score.",
-    "The director wasted a great cast on a terrible, confused story.",
-    "Funny, warm and clever from start to finish.",
-    "Not even the special effects could save this mess.",
-    "It is a quiet film, slow at times, but it stayed with me for days.",
-    "I expected much more; the second half drags and nothing makes sense.",
-]
 
 
 @dataclass
 class ExportReport:
     directory: str
     files: dict[str, str]
-    max_abs_diff: float  # fp32 ONNX logits vs PyTorch on the check reviews
+    max_abs_diff: dict[str, float] = field(default_factory=dict)  # fp32 files vs PyTorch logits
     checks: dict[str, dict] = field(default_factory=dict)
     accepted: dict[str, bool] = field(default_factory=dict)
+    ranking: dict = field(default_factory=dict)
+    auto: tuple[str, str] = ("torch", "")  # what auto serves on this CPU, and why
     seconds: float = 0.0
     fused: dict[str, int] = field(default_factory=dict)  # transformer ops fused by ONNX Runtime
+
+
+def available_engines() -> tuple[str, ...]:
+    """The exported engines whose packages are installed here (what ``export`` writes by default)."""
+    wanted = [name for name in EXPORT_FILES if package_installed(name)]
+    if "openvino-int8" in wanted and not _has("nncf"):
+        wanted.remove("openvino-int8")
+    if not package_installed("onnx"):  # the ONNX graph is the source of every other file
+        return ()
+    return tuple(wanted)
+
+
+def _has(package: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
 
 
 def _logits_only(model):
@@ -74,160 +86,176 @@ def _logits_only(model):
     return LogitsOnly(model).eval()
 
 
-def label_checks(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None) -> dict:
-    """Label agreement of ``candidate`` with ``reference`` logits, and both accuracies if labelled."""
-    ref, cand = reference.argmax(axis=1), candidate.argmax(axis=1)
-    report = {"n": int(len(ref)), "agreement": float((ref == cand).mean()) if len(ref) else 1.0}
-    if labels is not None and len(labels):
-        report["accuracy_fp32"] = float((ref == labels).mean())
-        report["accuracy"] = float((cand == labels).mean())
-    return report
+def _export_onnx_graph(model, example, path: Path, opset: int) -> None:
+    import torch
 
-
-def passes(report: dict) -> bool:
-    drop = report.get("accuracy_fp32", 0.0) - report.get("accuracy", 0.0)
-    return report["agreement"] >= MIN_AGREEMENT and drop <= MAX_ACCURACY_DROP
-
-
-def _attention_shape(config) -> tuple[int, int]:
-    """(heads, hidden size) for DistilBERT (n_heads, dim) and BERT/RoBERTa (num_attention_heads, ...)."""
-    heads = getattr(config, "n_heads", None) or getattr(config, "num_attention_heads", 0)
-    hidden = getattr(config, "dim", None) or getattr(config, "hidden_size", 0)
-    return int(heads), int(hidden)
-
-
-def fuse_transformer_graph(path: Path, config) -> dict[str, int]:
-    """Rewrite ``path`` in place with ONNX Runtime's transformer fusions (embedding + LayerNorm,
-    multi-head Attention, bias + GELU, residual + LayerNorm), which the generic graph optimizer
-    does not do. Returns the fused operator counts; leaves the file as it was if nothing fused."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    heads, hidden = _attention_shape(config)
-    fusion_logger = logging.getLogger("onnxruntime.transformers")
-    level = fusion_logger.level
-    fusion_logger.setLevel(logging.ERROR)  # it logs every pattern it tried
-    try:
-        optimized = optimize_model(
-            str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
+    # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime fuses into its
+    # Attention kernel; SDPA exports in a form it cannot fuse (measured: README "Speed").
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _logits_only(model),
+            (torch.from_numpy(example[0]), torch.from_numpy(example[1])),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            },
+            opset_version=opset,
+            dynamo=False,  # the TorchScript exporter handles transformers' masks; dynamo is slower here
         )
-    finally:
-        fusion_logger.setLevel(level)
-    counts = {name: n for name, n in optimized.get_fused_operator_statistics().items() if n}
-    if counts:
-        optimized.save_model_to_file(str(path))
-    return counts
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8: weights quantized per output channel once, activations per batch at run time.
-
-    Only the matrix products (MatMul and the fused Attention's projections) are quantized; the
-    embedding tables stay fp32, since int8 there saves memory but no time. Chosen by measurement
-    (docs/experiments.md, "Dynamic int8 settings"): per-tensor weights or int8 embeddings cost label
-    agreement with fp32, 7-bit weights (reduce_range) did not help.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=QuantType.QInt8,  # u8 activations x s8 weights: the fast AVX2 kernel
-        per_channel=True,
-        reduce_range=False,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},  # FLOAT, for nodes shape inference skips
-    )
+def engine_logits(engine, ids: list[list[int]], pad_id: int, batch_size: int = 32) -> np.ndarray:
+    """Logits of ``engine`` for tokenized reviews, in their order (length-sorted batches)."""
+    lengths = [len(row) for row in ids]
+    result = None
+    for batch in batches_by_length(lengths, batch_size, 16384):
+        logits = engine.logits(*pad_batch([ids[i] for i in batch], pad_id))
+        result = np.zeros((len(ids), logits.shape[1]), np.float32) if result is None else result
+        result[batch] = logits
+    return result
 
 
-def export_onnx(
+def export_model(
     model_dir: str | Path,
-    quantize: str | None = None,
+    engines: tuple[str, ...] | list[str] | None = None,
     check_texts: list[str] | None = None,
     check_labels: np.ndarray | None = None,
     opset: int = 17,
+    max_check: int = check.MAX_CHECK_REVIEWS,
 ) -> ExportReport:
-    """Write ``<model_dir>/onnx/`` (model.onnx, model.int8.onnx with ``quantize="int8"``,
-    export.json) atomically, after checking the files against the PyTorch model."""
+    """Write ``<model_dir>/exports/`` atomically (module docstring); ``engines``: the exported
+    engines to write (default: every one whose package is installed); without ``check_texts``
+    the check uses the first ``max_check`` held-out reviews of the embedded IMDb sample."""
     import torch
 
-    if quantize not in (None, "int8"):
-        raise UserError(f"--quantize {quantize!r} is not supported; use int8 or leave it out.")
+    engines = tuple(available_engines() if engines is None else engines)
+    unknown = [name for name in engines if name not in EXPORT_FILES]
+    if unknown or not engines:
+        raise UserError(
+            f"--engines takes some of {', '.join(EXPORT_FILES)}; got {', '.join(unknown) or 'none'}."
+        )
     started = time.perf_counter()
     model_dir = Path(model_dir).expanduser().absolute()
     classifier = Classifier.from_pretrained(model_dir, device="cpu", backend="torch")
-    texts = list(check_texts or PROBE_REVIEWS)
+    if check_texts:
+        texts, labels, source = list(check_texts), check_labels, "given"
+    else:
+        texts, labels = check.embedded_check_reviews(max_check)
+        source = "embedded IMDb sample, test split"
     ids = classifier.encode(texts)
-    with atomic_directory(model_dir / ONNX_DIR, markers=(MANIFEST, *ONNX_FILES.values())) as staging:
-        example = pad_batch(ids[:2], classifier.pad_token_id)  # two lengths: a real padding mask
-        reference = classifier.predict_logits(texts)
-        # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime fuses into its
-        # Attention kernel; SDPA exports in a form it cannot fuse (measured: README "Speed").
-        exported_model = classifier.model
-        if hasattr(exported_model, "set_attn_implementation"):
-            exported_model.set_attn_implementation("eager")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _logits_only(exported_model),
-                (torch.from_numpy(example[0]), torch.from_numpy(example[1])),
-                str(staging / ONNX_FILES["onnx"]),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["logits"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "sequence"},
-                    "attention_mask": {0: "batch", 1: "sequence"},
-                    "logits": {0: "batch"},
-                },
-                opset_version=opset,
-                dynamo=False,  # the TorchScript exporter handles transformers' masks; dynamo is slower here
-            )
-        fused = fuse_transformer_graph(staging / ONNX_FILES["onnx"], classifier.model.config)
-        files = {"onnx": ONNX_FILES["onnx"]}
-        if quantize == "int8":
-            quantize_int8(staging / ONNX_FILES["onnx"], staging / ONNX_FILES["onnx-int8"])
-            files["onnx-int8"] = ONNX_FILES["onnx-int8"]
+    pad, threads = classifier.pad_token_id, default_threads()
+    torch_engine = classifier.backend
+    reference = engine_logits(torch_engine, ids, pad)
+    scale = max(1.0, float(np.abs(reference).max()))
+    markers = (MANIFEST, *EXPORT_FILES.values())
+    with atomic_directory(model_dir / EXPORT_DIR, markers=markers) as staging:
+        onnx_path = staging / EXPORT_FILES["onnx"]
+        _export_onnx_graph(classifier.model, pad_batch(ids[:2], pad), onnx_path, opset)
+        if {"openvino", "openvino-int8"} & set(engines):
+            from .engines.openvino import convert_to_openvino
 
-        report = ExportReport(directory=str(model_dir / ONNX_DIR), files=files, max_abs_diff=0.0, fused=fused)
-        for name, filename in files.items():
-            candidate = Classifier(
-                classifier.model,
-                classifier.tokenizer,
-                classifier.max_length,
-                classifier.encoder.strategy,
-                backend=OnnxBackend(staging / filename, name),
-            ).predict_logits(texts)
-            report.checks[name] = label_checks(reference, candidate, check_labels)
-            report.checks[name]["max_abs_diff"] = float(np.abs(candidate - reference).max())
-            report.accepted[name] = passes(report.checks[name])
-        report.max_abs_diff = report.checks["onnx"]["max_abs_diff"]
-        scale = max(1.0, float(np.abs(reference).max()))
-        if report.max_abs_diff > 1e-3 * scale:
-            raise UserError(
-                f"The ONNX export does not reproduce the PyTorch model (largest logit difference "
-                f"{report.max_abs_diff:.2g}); nothing was written."
+            convert_to_openvino(onnx_path, staging / EXPORT_FILES["openvino"])  # before the fusions
+        fused = {}
+        if {"onnx", "onnx-int8"} & set(engines):
+            fused = fuse_transformer_graph(onnx_path, classifier.model.config)
+        if "onnx-int8" in engines:
+            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
+        if "openvino-int8" in engines:
+            from .engines.openvino import quantize_openvino_int8
+
+            calibration = [
+                dict(zip(("input_ids", "attention_mask"), pad_batch(ids[i : i + 8], pad)))
+                for i in range(0, min(len(ids), check.CALIBRATION_REVIEWS), 8)
+            ]
+            quantize_openvino_int8(
+                staging / EXPORT_FILES["openvino"], staging / EXPORT_FILES["openvino-int8"], calibration
             )
-        for name, ok in report.accepted.items():
-            if not ok:
+        report = ExportReport(str(model_dir / EXPORT_DIR), {n: EXPORT_FILES[n] for n in engines}, fused=fused)
+        served = {}
+        for name in engines:
+            engine = served[name] = engine_at(name, staging / EXPORT_FILES[name], threads)
+            logits = engine_logits(engine, ids, pad)
+            if name in ("onnx", "openvino"):
+                exact = logits
+                if getattr(engine, "precision", "f32") != "f32":  # bf16 CPUs: compare at f32
+                    from .engines.openvino import OpenVinoEngine
+
+                    exact = engine_logits(OpenVinoEngine(engine.path, name, threads, "f32"), ids, pad)
+                report.max_abs_diff[name] = float(np.abs(exact - reference).max())
+                if report.max_abs_diff[name] > 1e-3 * scale:
+                    raise UserError(
+                        f"The {name} export does not reproduce the PyTorch model (largest logit "
+                        f"difference {report.max_abs_diff[name]:.2g}); nothing was written."
+                    )
+            report.checks[name] = check.label_checks(reference, logits, labels)
+            report.accepted[name] = check.passes(report.checks[name])
+            if not report.accepted[name]:
                 logger.warning(
                     "%s disagrees with fp32 (%s); auto will not pick it.", name, report.checks[name]
                 )
+        timed = {"torch": torch_engine, **{n: e for n, e in served.items() if report.accepted[n]}}
+        if has_native_bf16():
+            timed["torch-bf16"] = load_engine("torch-bf16", None, threads, model=classifier.model)
+        report.ranking = {
+            "cpu": cpu_info(),
+            "engines": check.rank_engines(timed, check.timing_batches(ids, pad)),
+            "reviews": min(len(ids), check.TIMING_REVIEWS),
+            "batch_size": check.TIMING_BATCH,
+            "rounds": check.TIMING_ROUNDS,
+        }
+        usable = [n for n in engines if report.accepted[n]]
+        report.auto = choose_auto(usable, report.ranking)
+        if not {"onnx", "onnx-int8"} & set(engines):
+            onnx_path.unlink()  # only the source of the OpenVINO files
         report.seconds = time.perf_counter() - started
         manifest = {
-            "format": "onnx",
-            "opset": opset,
-            "files": files,
+            "files": report.files,
             "source": weights_fingerprint(model_dir),
+            "check_reviews": {"source": source, "n": len(texts), "labelled": labels is not None},
+            "thresholds": check.thresholds(),
             "checks": report.checks,
             "accepted": report.accepted,
+            "max_abs_diff": report.max_abs_diff,
+            "ranking": report.ranking,
             "fused_operators": fused,
-            "check_reviews": "given" if check_texts else "built-in probes",
-            "versions": {"torch": torch.__version__, "onnxruntime": _ort_version()},
+            "opset": opset,
+            "seconds": round(report.seconds, 1),
+            "versions": _versions(torch.__version__),
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return report
 
 
-def _ort_version() -> str:
-    import onnxruntime
+def summary(report: ExportReport) -> str:
+    """One line: "Exported onnx, onnx-int8 in 12 s; auto serves onnx-int8 (why)"."""
+    written = ", ".join(name for name in report.files)
+    rejected = [name for name, ok in report.accepted.items() if not ok]
+    text = f"Exported {written} in {report.seconds:.0f} s; auto serves {report.auto[1] or report.auto[0]}"
+    return text + (f"; rejected by the check: {', '.join(rejected)}" if rejected else "")
 
-    return onnxruntime.__version__
+
+def export_after_training(model_dir: Path) -> str:
+    """Export a freshly saved model (``train``'s staging folder) and return the summary line. A
+    failed export leaves the model to be served by torch rather than losing the training run."""
+    try:
+        return summary(export_model(model_dir))
+    except Exception as error:  # noqa: BLE001 - the trained model matters more than its export
+        logger.warning("export failed", exc_info=True)
+        return f"Export failed ({type(error).__name__}: {error}); the model serves with torch. Retry with `export`."
+
+
+def _versions(torch_version: str) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"torch": torch_version}
+    for package in ("onnxruntime", "openvino", "nncf"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[package] = version(package)
+    return versions

@@ -39,6 +39,7 @@ from ..model import (
 )
 from ..precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from ..scale.distributed import quiet_replicas
+from ..serving.export import export_after_training
 from ..serving.scores import softmax_positive
 from ..text import Encoder
 from .arguments import describe_recipe, training_arguments
@@ -213,8 +214,11 @@ def save(trainer, tokenizer, config: TrainConfig, metrics: dict, output_dir: Pat
         (staging / "README.md").write_text(model_card(config.to_dict(), metrics), encoding="utf-8")
         if (config.checkpoint_path() / "runs").is_dir():  # --report-to tensorboard's event files
             shutil.copytree(config.checkpoint_path() / "runs", staging / "runs")
+        exported = export_after_training(staging) if config.export else None  # before the rename
     shutil.rmtree(config.checkpoint_path(), ignore_errors=True)
     print(f"Saved the model to {output_dir}: validation accuracy {metrics['validation']['accuracy']:.4f}")
+    if exported:
+        print(exported)  # "Exported onnx, ... in 95 s; auto serves onnx-int8: ..."
 
 
 def _model_metrics(config: TrainConfig, report: FreezeReport) -> dict:
