@@ -167,3 +167,36 @@ def test_middleware_refuses_queue_joins_before_reading_the_body_and_passes_the_r
     ]:
         assert run_middleware(path, method, waiting) == ([], True), path
     assert joins_queue("/gradio_api/call/v2/what_if") and not joins_queue("/gradio_api/heartbeat/x")
+
+
+def test_middleware_counts_requests_it_let_through_until_they_are_answered():
+    # A burst must not all pass while gradio's validator runs and the queue still looks empty.
+    FakeBlocks._queue[:] = [None]  # one place left of 2
+    middleware = RefuseWhenFull(None, FakeBlocks())
+    answers: list[int] = []
+
+    async def main():
+        in_validator, answer = asyncio.Event(), asyncio.Event()
+
+        async def slow_app(scope, receive, send):  # gradio, busy validating the first request
+            in_validator.set()
+            await answer.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answers.append(message["status"])
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        middleware.app = slow_app
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join"}
+        first = asyncio.create_task(middleware(scope, receive, send))
+        await in_validator.wait()
+        await middleware(scope, receive, send)  # refused: the last place is being taken
+        answer.set()
+        await first
+
+    asyncio.run(main())
+    assert answers == [503, 200] and middleware.joining == 0

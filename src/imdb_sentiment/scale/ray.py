@@ -161,6 +161,17 @@ def score_with_ray(
 ) -> None:
     """Score every row of ``inputs`` into parquet files under ``output`` (see the module docstring).
     ``batch_size``: reviews per forward pass; ``rows_per_call``: rows handed to an actor at once."""
+    for flag, value, least in [
+        ("--num-workers", num_workers, 1),
+        ("--batch-size", batch_size, 1),
+        ("--gpus-per-worker", gpus_per_worker, 0),
+        ("rows_per_call", rows_per_call, 1),
+        ("max_retries", max_retries, 0),
+    ]:  # before Ray starts: Ray would fail on some deep in a worker, or wait forever for a 0-size pool
+        if not value >= least:
+            raise UserError(f"{flag} must be at least {least}, not {value}.")
+    if not cpus_per_worker > 0:
+        raise UserError(f"cpus_per_worker must be above 0, not {cpus_per_worker}.")
     try:
         import ray
         import ray.data

@@ -7,7 +7,9 @@ one of which (``login_check``) is a plain function that FastAPI runs in the thre
 threads, shared with the model's handlers and the validators). Under 200 requests at once every
 refusal waits its turn for all of that, behind the admitted requests' validators, on the one event
 loop, while the model holds the CPU: seconds, not milliseconds. gradio has no setting to refuse
-earlier.
+earlier. Worse, ``push`` checks the size *before* it awaits the validator and adds the request
+only after it: requests arriving together all pass the check while the queue is still empty, so a
+burst of 200 was all admitted, far past ``max_size`` (measured: 200 of 200, with a queue of 64).
 
 :class:`RefuseWhenFull` is a plain ASGI middleware that answers a queue-joining POST
 (``/gradio_api/queue/join``, ``/gradio_api/call/<api>``) with gradio's own 503 and message when
@@ -16,10 +18,11 @@ the queue is already full, before the body is read. Limits:
 * it reads gradio's private ``Blocks._queue`` (its length and ``max_size``): there is no public
   API for either, so a gradio upgrade may need this checked (tests/serving/test_app_robustness.py
   does, through the HTTP answers);
-* it is a fast path, not the gate: a request that passes it can still be refused by gradio's own
-  check a moment later (several requests may pass while the last place is being taken), with the
-  same 503 and message; it never refuses a request that gradio would admit, except one arriving in
-  the instant before a place frees;
+* it is the gate: it counts the queue-joining requests it has let through whose answer has not
+  started yet (they are in gradio's validator or parsing) as places taken, so a burst cannot all
+  pass while the queue looks empty. A let-through request the validator then refuses (a blank
+  review) held a place for that moment only. One event loop runs it, so the count needs no lock;
+* it counts the requests of every endpoint together, as gradio's ``max_size`` does;
 * it runs inside gradio's CORS and compression middleware, so refusals still carry the headers
   those add.
 """
@@ -43,14 +46,15 @@ class RefuseWhenFull:
 
     def __init__(self, app, blocks):
         self.app, self.blocks = app, blocks
+        self.joining = 0  # let through, not yet answered: in gradio's parsing or validator
 
     def full(self) -> tuple[int, int] | None:
         queue = getattr(self.blocks, "_queue", None)
         size = getattr(queue, "max_size", None)
         if size is None:
             return None
-        waiting = len(queue)
-        return (size, waiting) if waiting >= size else None
+        waiting = len(queue) + self.joining
+        return (size, min(waiting, size)) if waiting >= size else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST" and joins_queue(scope.get("path", "")):
@@ -66,4 +70,20 @@ class RefuseWhenFull:
                 await send({"type": "http.response.start", "status": 503, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
+            self.joining += 1
+            answered = False
+
+            async def send_and_count(message):
+                nonlocal answered
+                if message["type"] == "http.response.start" and not answered:
+                    answered = True  # a 200 means gradio has put it in its queue: counted there now
+                    self.joining -= 1
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_and_count)
+            finally:
+                if not answered:
+                    self.joining -= 1
+            return
         await self.app(scope, receive, send)
