@@ -1,7 +1,8 @@
 """Bad input everywhere it enters: Classifier, the predict CLI, training data, the app's API.
 
 Each bad input gets a clear error (UserError, CLI status 2, an app error message) or a sane label,
-within a generous fixed time bound, never a traceback or a hang. Property-based tests feed
+never a traceback or a hang (timeouts here are hang guards, never asserted speed: issue 35).
+The newer commands (check, sweep, export, predict --engine ray) are in tests/cli/test_bad_input_commands.py. Property-based tests feed
 arbitrary Unicode (lone surrogates and control characters included) to Classifier.predict and
 to the app. Large inputs are built in tmp and removed.
 
@@ -14,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,7 @@ from imdb_sentiment.cli import main as cli_main
 from imdb_sentiment.data import load_splits
 from imdb_sentiment.text import InvalidTextError
 
-BOUND_S = 30  # generous per-call wall-clock bound on the tiny model: "no hang", not a benchmark
+BOUND_S = 120  # hang guard for HTTP calls; no test asserts how long anything takes
 LABELS = {"POSITIVE", "NEGATIVE"}
 # Any code point, lone surrogates (category Cs) and controls included.
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=300)
@@ -59,10 +59,7 @@ def classifier(trained_model_dir) -> Classifier:
 
 
 def _timed(call):
-    started = time.monotonic()
-    result = call()
-    assert time.monotonic() - started < BOUND_S
-    return result
+    return call()  # kept as the marker of calls that once had a time bound
 
 
 def _sane(prediction) -> None:
@@ -132,9 +129,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
 
 def test_predict_cli_bad_files_fail_in_one_line(tmp_path, capsys, trained_model_dir):
     for name, (path, message) in _bad_files(tmp_path).items():
-        started = time.monotonic()
         status = cli_main(["predict", "--model-dir", str(trained_model_dir), "--file", str(path)])
-        assert time.monotonic() - started < BOUND_S
         err = capsys.readouterr().err
         assert status == 2, name
         assert message in err and "Traceback" not in err, (name, err)
@@ -183,10 +178,8 @@ def test_training_data_bad_files_fail_cleanly(tmp_path):
     for name, (path, message) in _bad_files(tmp_path).items():
         if name == "headers only":
             path.write_text("text,label\n")
-        started = time.monotonic()
         with pytest.raises(UserError, match=expected.get(name, message)):
             load_splits(TrainConfig(data=str(path)))
-        assert time.monotonic() - started < BOUND_S
 
 
 def test_training_data_with_nulls_and_non_strings_drops_those_rows(tmp_path):
@@ -224,7 +217,6 @@ def call_api(url: str, api: str, data: list) -> tuple[str, object]:
     """One call through gradio's REST API with any JSON (lone surrogates escaped as JSON allows):
     ('complete', output), ('error', message) or ('refused', message) for an HTTP error."""
     body = json.dumps({"data": data})  # ensure_ascii: "\ud800" travels as a JSON escape
-    started = time.monotonic()
     posted = httpx.post(
         f"{url}/gradio_api/call/{api}",
         content=body,
@@ -232,10 +224,8 @@ def call_api(url: str, api: str, data: list) -> tuple[str, object]:
         timeout=BOUND_S,
     )
     if posted.status_code != 200:
-        assert time.monotonic() - started < BOUND_S
         return "refused", posted.json().get("detail")
     stream = httpx.get(f"{url}/gradio_api/call/{api}/{posted.json()['event_id']}", timeout=BOUND_S)
-    assert time.monotonic() - started < BOUND_S
     event, data_line = stream.text.strip().splitlines()[-2:]
     payload = json.loads(data_line.removeprefix("data: "))
     return event.removeprefix("event: "), payload
@@ -332,15 +322,62 @@ def test_app_batch_scores_nulls_and_weird_rows(app_url, tmp_path):
     assert len(rows) == 4 and rows[0][2] == "POSITIVE"
 
 
-def test_app_refuses_a_100_mb_upload_fast(app_url, tmp_path):
+def test_app_refuses_a_100_mb_upload(app_url, tmp_path):
     big = tmp_path / "big.csv"
     with big.open("wb") as handle:  # sparse: no 100 MB in memory
         handle.truncate(100 * 1024 * 1024)
     try:
-        started = time.monotonic()
         status, body = _upload(app_url, big)
         assert status == 413 and "maximum allowed size" in body
-        assert time.monotonic() - started < BOUND_S
     finally:
         big.unlink()
     assert call_api(app_url, "predict", ["a wonderful film"])[0] == "complete"
+
+
+# --- the app's /explain and /what_if ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "   \n", "\u3000"], ids=["None", "empty", "whitespace", "ideographic"]
+)
+def test_app_explain_and_what_if_refuse_blank_text_readably(app_url, value):
+    outcome, output = call_api(app_url, "explain", [value])
+    assert outcome == "error" and "Please enter a review" in output["error"]
+    outcome, output = call_api(app_url, "what_if", ["a wonderful film", value])
+    assert outcome == "error" and "a review and an edited copy" in output["error"]
+
+
+@pytest.mark.parametrize(
+    "name", ["lone surrogate", "NUL bytes", "control characters", "10,000 emoji", "1 MB"]
+)
+def test_app_explain_and_what_if_answer_weird_text(app_url, name):
+    outcome, output = call_api(app_url, "explain", [WEIRD_BUT_VALID[name]])
+    assert outcome == "complete" and output[0], name
+    outcome, output = call_api(app_url, "what_if", ["a wonderful film", WEIRD_BUT_VALID[name]])
+    assert outcome == "complete" and output[5].startswith("The verdict"), name
+
+
+@pytest.mark.parametrize("data", [[5], [["a", "b"]], [{"text": "x"}], [], ["a", "b", "c"]], ids=repr)
+def test_app_explain_and_what_if_take_wrong_json_without_harm(app_url, data):
+    for api in ("explain", "what_if"):
+        outcome, _ = call_api(app_url, api, data)
+        assert outcome in ("refused", "error", "complete")
+    assert call_api(app_url, "explain", ["a wonderful film"])[0] == "complete"  # still serving
+
+
+def test_app_batch_more_bad_files_get_a_readable_error(app_url, tmp_path):
+    files = {
+        "binary.csv": bytes(range(256)) * 8,
+        "nul.txt": b"a fine film\x00\xff\xfe\n",
+        "utf16.txt": "a fine film\n".encode("utf-16"),
+        "headers.csv": b"text,label\n",
+        "noheader.csv": b"",
+    }
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        status, uploaded = _upload(app_url, path)
+        assert status == 200, uploaded
+        outcome, output = _batch(app_url, uploaded[0], name)
+        assert outcome == "error" and output["error"], name
+        assert "/tmp" not in output["error"] and "Traceback" not in output["error"], name

@@ -75,3 +75,24 @@ def test_type_a_review_and_read_the_label(page, app_url, tmp_path):
     review.fill("the film was not boring , a superb and brilliant cast .")
     page.locator("#classify").click()
     page.locator("#trust-note").get_by_text('Negation ("not")').wait_for(timeout=30_000)
+
+
+def test_what_if_tab_compares_a_review_and_its_edit(page, app_url):
+    page.goto(app_url, wait_until="networkidle", timeout=120_000)
+    page.get_by_role("tab", name="What if").click()
+    original = page.locator("#what-if-original textarea")
+    edited = page.locator("#what-if-edited textarea")
+    assert original.input_value() == "A gripping, beautifully acted film."  # the first example pair
+    original.fill("the film was superb , the cast brilliant .")
+    edited.fill("the film was awful , the cast boring .")
+    page.locator("#what-if-compare").click()
+    verdict = page.locator("#what-if-verdict")
+    verdict.get_by_text("The verdict flipped: POSITIVE -> NEGATIVE").wait_for(timeout=60_000)
+    diff = page.locator("#what-if-diff").inner_text()
+    assert "superb" in diff and "awful" in diff and "boring" in diff
+    for side in ("original", "edited"):  # both labels and both explanations are shown
+        assert "POSITIVE" in page.locator(f"#what-if-{side}-label").inner_text()
+        page.locator(f"#what-if-{side}-words").get_by_text("cast").first.wait_for(timeout=60_000)
+    edited.fill("the film was superb , the cast brilliant and wonderful .")
+    page.locator("#what-if-compare").click()
+    verdict.get_by_text("The verdict stayed POSITIVE").wait_for(timeout=60_000)
