@@ -3,8 +3,6 @@ and ``predict --engine ray`` (issue 36). Each bad file or absurd flag value gets
 ``error:`` line (argparse's own refusals add their usage line first), no traceback, and nothing
 half-written. No wall-clock bounds: a hang is caught by the suite's own limits.
 
-Cases whose fix belongs to another module are marked xfail with the fix they need.
-
     .venv/bin/python -m pytest tests/cli/test_bad_input_commands.py -q
 """
 
@@ -107,41 +105,30 @@ def test_export_refuses_bad_check_data_and_writes_nothing(model_copy, tmp_path, 
         path = write(tmp_path / "data", name, filename, content)
         status = cli_main(["export", "--model-dir", str(model_copy), "--check-data", str(path)])
         one_error_line(capsys, status, name)
-        assert not (model_copy / "onnx").exists(), name
+        assert not (model_copy / "exports").exists(), name
     assert sorted(p.name for p in model_copy.iterdir() if p.name.startswith(".")) == []
 
 
-@pytest.mark.xfail(
-    reason="cli/model_tools.py _check_reviews must refuse --check-data with no usable review "
-    "(today a headers-only file exports with no label check at all)",
-    strict=False,
-)
 def test_export_refuses_check_data_without_reviews(model_copy, tmp_path, capsys):
     path = write(tmp_path, "headers only", "reviews.csv", b"text,label\n")
     status = cli_main(["export", "--model-dir", str(model_copy), "--check-data", str(path)])
     one_error_line(capsys, status, "headers only")
-    assert not (model_copy / "onnx").exists()
+    assert not (model_copy / "exports").exists()
 
 
 def test_export_refuses_bad_model_folders(trained_model_dir, tmp_path, capsys):
     for name, path in bad_model_dirs(tmp_path, trained_model_dir).items():
         one_error_line(capsys, cli_main(["export", "--model-dir", str(path)]), name)
-        assert not (path / "onnx").exists(), name
+        assert not (path / "exports").exists(), name
 
 
-@pytest.mark.xfail(
-    reason="cli/model_tools.py run_export must refuse --max-check < 1 (today 0 checks nothing and "
-    "-5 silently drops the last 5 reviews) and --opset outside the exporter's range (today a deep "
-    "torch.onnx error after the work), before export_onnx runs",
-    strict=False,
-)
 @pytest.mark.parametrize("flags", [["--max-check", "0"], ["--max-check", "-5"], ["--opset", "0"]])
 def test_export_refuses_absurd_flag_values(model_copy, tmp_path, capsys, flags):
     data = tmp_path / "check.csv"
     data.write_text("text,label\na superb film .,1\nan awful film .,0\n")
     status = cli_main(["export", "--model-dir", str(model_copy), "--check-data", str(data), *flags])
     one_error_line(capsys, status, " ".join(flags))
-    assert not (model_copy / "onnx").exists()
+    assert not (model_copy / "exports").exists()
 
 
 # --- sweep -----------------------------------------------------------------------------------------
@@ -155,12 +142,6 @@ def test_sweep_refuses_bad_freeze_layers_before_training(tmp_path, capsys, value
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    reason="training/sweep.py run_sweep (or cli/training.py run_sweep) must load the data once and "
-    "read --short-data before making --output-dir and before any run: today every setting fails on "
-    "its own, sweep.json/.csv/.png are written with one error row each, and the status is 1",
-    strict=False,
-)
 @pytest.mark.parametrize("name", ["wrong schema", "corrupt parquet", "empty CSV"])
 def test_sweep_refuses_bad_data_with_one_line_and_writes_nothing(tiny_distilbert, tmp_path, capsys, name):
     filename, content = BAD_FILES[name]
@@ -208,11 +189,6 @@ def test_ray_engine_refuses_absurd_flag_values(trained_model_dir, tmp_path, caps
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    reason="cli/scoring.py run_predict must refuse --batch-size < 1 for the local engine (today it "
-    "reaches Classifier.predict)",
-    strict=False,
-)
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_local_predict_refuses_a_batch_size_below_one(trained_model_dir, capsys, value):
     argv = ["predict", "--model-dir", str(trained_model_dir), "--batch-size", value, "a superb film ."]

@@ -24,10 +24,21 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse prints the usage and one error line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """The model arguments and --batch-size: what every command that scores reviews takes."""
     add_model_arguments(parser)
-    parser.add_argument("--batch-size", type=int, default=32, help="Reviews per forward pass.")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="Reviews per forward pass.")
 
 
 def classifier_from_args(args: argparse.Namespace):

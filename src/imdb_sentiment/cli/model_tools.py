@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from ..errors import UserError
 from .arguments import add_model_arguments, classifier_from_args
 
+# The TorchScript ONNX exporter's range (torch.onnx's supported opsets; 14 is the first with the
+# attention ops transformers' models export to).
+MIN_OPSET, MAX_OPSET = 14, 20
+
 
 def run_export(argv: Sequence[str]) -> int:
     from ..serving import export_check
@@ -40,6 +44,10 @@ def run_export(argv: Sequence[str]) -> int:
     parser.add_argument("--max-check", type=int, default=500, help="Check on at most this many reviews.")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset.")
     args = parser.parse_args(argv)
+    if args.max_check < 1:
+        raise UserError(f"--max-check {args.max_check}: check on at least 1 review.")
+    if not MIN_OPSET <= args.opset <= MAX_OPSET:
+        raise UserError(f"--opset {args.opset}: the exporter writes opsets {MIN_OPSET} to {MAX_OPSET}.")
     texts, labels = None, None
     if args.check_data:
         texts, labels = export_check.check_reviews_from(args.check_data, args.max_check)

@@ -41,7 +41,7 @@ def run_sweep(argv: Sequence[str]) -> int:
     from transformers import HfArgumentParser
 
     from ..config import TrainConfig
-    from ..training.sweep import DEFAULT_FREEZE, parse_freeze_layers, settings_for
+    from ..training.sweep import DEFAULT_FREEZE, check_sweep_inputs, parse_freeze_layers, settings_for
     from ..training.sweep import run_sweep as sweep
 
     parser = argparse.ArgumentParser(
@@ -79,6 +79,7 @@ def run_sweep(argv: Sequence[str]) -> int:
         args=rest
     )
     ranks = parse_freeze_layers(args.lora_r) if args.lora else []
+    check_sweep_inputs(base, args.short_data)  # one clear error before any run or output folder
     settings = settings_for(parse_freeze_layers(args.freeze_layers), ranks, args.lora_learning_rate)
     rows = sweep(base, settings, args.output_dir, args.short_data, args.keep_models)
     print(f"Wrote {Path(args.output_dir) / 'sweep.json'}, sweep.csv and sweep.png.")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+
 MIN_AGREEMENT = 0.99  # labels must match fp32 on at least this share of the check reviews
 MAX_ACCURACY_DROP = 0.01  # and lose at most one point of accuracy
 MAX_CHECK_REVIEWS = 500
@@ -128,4 +130,6 @@ def check_reviews_from(path: str | Path, limit: int) -> tuple[list[str], np.ndar
         if "label" in table.columns:
             labels = normalize_labels(table["label"])
     keep = [i for i, text in enumerate(texts) if isinstance(text, str) and text.strip()][:limit]
+    if not keep:
+        raise UserError(f"--check-data '{Path(path).name}' holds no review to check the export on.")
     return [texts[i] for i in keep], (None if labels is None else labels[keep])

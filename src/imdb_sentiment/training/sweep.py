@@ -97,6 +97,17 @@ def read_short_data(path: str):
     return standardize(read_table(path), "text", "label", "short-data")
 
 
+def check_sweep_inputs(base: TrainConfig, short_data: str | None) -> None:
+    """Read the training data and the short texts once, so that a bad file is one UserError before
+    any setting trains or any result file is written (each run reads the data again)."""
+    from ..config import resolve_config
+    from ..data import load_splits
+
+    load_splits(resolve_config(base))
+    if short_data:
+        read_short_data(short_data)
+
+
 def run_one(base: TrainConfig, setting: Setting, model_dir: Path, short=None) -> dict:
     """Train ``setting`` into ``model_dir``; one result row."""
     import torch
