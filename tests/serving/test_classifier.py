@@ -133,3 +133,25 @@ def test_batches_by_length_groups_longest_first_within_limits():
     assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
     assert all(len(b) <= 3 and (len(b) == 1 or lengths[b[0]] * len(b) <= 100) for b in batches)
     assert [lengths[i] for batch in batches for i in batch] == sorted(lengths, reverse=True)
+
+
+def test_a_hub_id_is_served_from_its_snapshot_like_a_local_folder(tmp_path, trained_model_dir, monkeypatch):
+    """`owner/name` from the Hub cache (offline): its training config (window, truncation) is used."""
+    import shutil
+
+    revision = "0" * 40
+    repo = tmp_path / "cache" / "models--me--imdb"
+    shutil.copytree(trained_model_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    from huggingface_hub import constants  # read from the environment once, at import
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    local = Classifier.from_pretrained(trained_model_dir, device="cpu", backend="torch")
+    hub = Classifier.from_pretrained("me/imdb", device="cpu", backend="torch")
+    assert hub.max_length == local.max_length == TrainConfig.load(trained_model_dir).max_length
+    texts = ["a superb film .", "an awful film ."]
+    np.testing.assert_allclose(hub.predict_logits(texts), local.predict_logits(texts), atol=1e-5)
+    with pytest.raises(UserError, match="me/missing"):
+        Classifier.from_pretrained("me/missing", device="cpu")

@@ -54,6 +54,24 @@ def check_model_dir(path: Path) -> None:
         raise UserError(f"'{path}' has no config.json: it is not a saved model.")
 
 
+# What a saved classifier's Hub repo holds that serving reads: never pickles or checkpoints.
+HUB_FILES = ["*.safetensors", "*.json", "*.txt", "*.model", "exports/*", "exports/**/*"]
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a Hub model repo (downloaded, or from the cache when offline), so that
+    it is served exactly as a local one: with its training config, its window and its exports."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except Exception as error:  # offline and not cached, no such repo, no network: one line
+        raise UserError(
+            f"Could not get the model '{repo_id}' from the Hugging Face Hub or its local cache "
+            f"({type(error).__name__}). Pass a local model folder, or check the repo id."
+        ) from error
+
+
 def load_classifier_model(name: str):
     """The saved classifier with its own label names; safetensors only, no remote code."""
     from transformers import AutoModelForSequenceClassification
@@ -182,9 +200,10 @@ class Classifier:
         local = Path(name).expanduser()
         # A saved classifier on the Hub is "owner/name"; a bare name not on disk is a missing local
         # folder (the usual case: `saved_model` before training), which deserves the "train one" message.
-        if is_local_path(name, bare_names=True):
-            check_model_dir(local)
-            name = str(local)
+        if not is_local_path(name, bare_names=True):
+            local = hub_snapshot(name)  # then read as a local folder: its training config, its exports
+        check_model_dir(local)
+        name = str(local)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         chosen, reason = choose_backend(backend, local if local.is_dir() else None, device)
         threads = threads or default_threads()
