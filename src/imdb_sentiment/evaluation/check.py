@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .check_suite import CAPABILITIES, Case, build_suite
+from .report import markdown_table
 
 LABELS = ("NEGATIVE", "POSITIVE")
 
@@ -97,13 +98,14 @@ def behaviour_metrics(model, tokenizer, config) -> dict:
 
 def format_table(result: dict, show: int = 5) -> str:
     """Markdown table of pass rates, then up to ``show`` failing cases per capability."""
-    lines = ["| capability | passed | pass rate | what it tests |", "|---|---|---|---|"]
-    for name, r in result["capabilities"].items():
-        lines.append(f"| {name} | {r['passed']}/{r['n']} | {r['pass_rate']:.3f} | {r['description']} |")
+    rows = [
+        [name, f"{r['passed']}/{r['n']}", r["pass_rate"], r["description"]]
+        for name, r in result["capabilities"].items()
+    ]
     passed = sum(r["passed"] for r in result["capabilities"].values())
-    lines.append(
-        f"| **overall** | {passed}/{result['n']} | {result['overall']:.3f} | macro {result['macro']:.3f} |"
-    )
+    rows.append(["**overall**", f"{passed}/{result['n']}", result["overall"], f"macro {result['macro']:.3f}"])
+    columns = ["capability", "passed", "pass rate", "what it tests"]
+    lines = [markdown_table(rows, columns, float_format="{:.3f}")]
     for name, r in result["capabilities"].items():
         if not r["failures"] or show <= 0:
             continue

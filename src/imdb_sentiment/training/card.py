@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import is_local_path
+from ..evaluation.report import markdown_table
 from ..offline import is_embedded_data
 
 # The card must name a licence for the Hub to show one, and the base model's licence cannot be looked
@@ -29,19 +30,12 @@ WIDGET_EXAMPLES = [
 
 def _metric_rows(metrics: dict) -> str:
     rows = [
-        "| split | accuracy | precision | recall | F1 | ROC-AUC | reviews |",
-        "|---|---|---|---|---|---|---|",
+        [split, m["accuracy"], m["precision"], m["recall"], m["f1"], m.get("roc_auc"), f"{m['n']:,}"]
+        for split in ("validation", "test")
+        if (m := metrics.get(split))
     ]
-    for split in ("validation", "test"):
-        m = metrics.get(split)
-        if not m:
-            continue
-        auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
-        rows.append(
-            f"| {split} | {m['accuracy']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} "
-            f"| {m['f1']:.4f} | {auc} | {m['n']:,} |"
-        )
-    return "\n".join(rows)
+    columns = ["split", "accuracy", "precision", "recall", "F1", "ROC-AUC", "reviews"]
+    return markdown_table(rows, columns, float_format="{:.4f}", missing="n/a")
 
 
 def _pair_rows(pairs: dict | None, counterfactuals: dict | None) -> str:
@@ -52,13 +46,17 @@ def _pair_rows(pairs: dict | None, counterfactuals: dict | None) -> str:
         f"\nCounterfactual pairs ({pairs.get('data', 'CAD dev')}, {pairs['both']['n']} pairs the model never "
         "saw): a pair is a review and a copy a person\nedited minimally to take the opposite label; "
         "*both right* is the share of pairs whose verdict followed the edit.\n",
-        "| | accuracy | 95% interval | reviews |",
-        "|---|---|---|---|",
     ]
-    for key, name in (("original", "originals"), ("edited", "edited copies"), ("both", "both right (pairs)")):
-        m = pairs[key]
-        if m["accuracy"] is not None:
-            rows.append(f"| {name} | {m['accuracy']:.4f} | {m['low']:.3f} - {m['high']:.3f} | {m['n']:,} |")
+    table = [
+        [name, m["accuracy"], f"{m['low']:.3f} - {m['high']:.3f}", f"{m['n']:,}"]
+        for key, name in (
+            ("original", "originals"),
+            ("edited", "edited copies"),
+            ("both", "both right (pairs)"),
+        )
+        if (m := pairs[key])["accuracy"] is not None
+    ]
+    rows.append(markdown_table(table, ["", "accuracy", "95% interval", "reviews"], float_format="{:.4f}"))
     if counterfactuals:
         rows.append(
             f"\nTrained with {counterfactuals['pairs_train']:,} counterfactual pairs "
@@ -97,10 +95,9 @@ def _behaviour_rows(behaviour: dict | None) -> str:
     rows = [
         f"\nBehavioural check (`python -m imdb_sentiment check`), {behaviour['n']} short texts: "
         f"overall pass rate {behaviour['overall']:.3f}.\n",
-        "| capability | cases | pass rate |",
-        "|---|---|---|",
     ]
-    rows += [f"| {k} | {v['n']} | {v['pass_rate']:.3f} |" for k, v in behaviour["capabilities"].items()]
+    table = [[k, v["n"], v["pass_rate"]] for k, v in behaviour["capabilities"].items()]
+    rows.append(markdown_table(table, ["capability", "cases", "pass rate"], float_format="{:.3f}"))
     return "\n".join(rows)
 
 
