@@ -5,7 +5,7 @@
     imdb-sentiment predict --model-dir saved_model --file reviews.csv --output out.jsonl
     imdb-sentiment evaluate --model-dir saved_model --data stanfordnlp/imdb --split test
     imdb-sentiment explain --model-dir saved_model "A wonderful film with a dull ending."
-    imdb-sentiment export --model-dir saved_model --quantize int8
+    imdb-sentiment export --model-dir saved_model [--engines onnx-int8,openvino]
     imdb-sentiment check --model-dir saved_model --min-pass 0.8
     imdb-sentiment predict --model-dir saved_model --backend onnx-int8 "A wonderful film."
     imdb-sentiment predict --engine ray --model-dir saved_model --file 'reviews/*.parquet' --output out/

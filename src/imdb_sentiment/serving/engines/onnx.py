@@ -63,15 +63,20 @@ def fuse_transformer_graph(path: Path, config) -> dict[str, int]:
     from onnxruntime.transformers.optimizer import optimize_model
 
     heads, hidden = _attention_shape(config)
-    fusion_logger = logging.getLogger("onnxruntime.transformers")
-    level = fusion_logger.level
-    fusion_logger.setLevel(logging.ERROR)  # it logs every pattern it tried
+    # It logs every pattern it tried, on several loggers ("onnxruntime.transformers", "onnx_model").
+    quiet = [
+        logging.getLogger(name) for name in ("onnxruntime.transformers", "onnx_model", "fusion_embedlayer")
+    ]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
     try:
         optimized = optimize_model(
             str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
         )
     finally:
-        fusion_logger.setLevel(level)
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     counts = {name: n for name, n in optimized.get_fused_operator_statistics().items() if n}
     if counts:
         optimized.save_model_to_file(str(path))
@@ -86,12 +91,18 @@ def quantize_int8(source: Path, target: Path) -> None:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=QuantType.QInt8,  # u8 activations x s8 weights: the fast AVX2 kernel
-        per_channel=True,
-        reduce_range=False,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},  # FLOAT, for nodes shape inference skips
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))  # it logs a line per tensor on the root logger
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,  # u8 activations x s8 weights: the fast AVX2 kernel
+            per_channel=True,
+            reduce_range=False,
+            op_types_to_quantize=["MatMul", "Attention"],
+            extra_options={"DefaultTensorType": 1},  # FLOAT, for nodes shape inference skips
+        )
+    finally:
+        root.setLevel(level)
