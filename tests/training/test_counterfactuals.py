@@ -175,3 +175,47 @@ def test_training_with_a_file_of_pairs(tmp_path, tiny_distilbert, reviews_parque
     classify = pipeline("text-classification", model=str(output), device=-1)
     assert classify("the plot of film 99 was superb .")[0]["label"] in ("POSITIVE", "NEGATIVE")
     assert result.metrics["pairs"] == metrics["pairs"]
+    # The figures are those of the saved model, row by row (Trainer.predict would shuffle the rows).
+    from imdb_sentiment import Classifier
+    from imdb_sentiment.evaluation.pairs import pair_metrics
+    from imdb_sentiment.training.counterfactuals import dev_pairs
+
+    dev, _ = dev_pairs(with_counterfactuals(result.config, load_splits(result.config)))
+    served = Classifier.from_pretrained(output).predict(dev["text"].tolist())
+    again = pair_metrics(dev, [p.scores["POSITIVE"] for p in served])
+    for key in ("original", "edited", "both"):
+        assert again[key]["accuracy"] == pytest.approx(pairs[key]["accuracy"], abs=0.005)
+
+
+def test_pair_rows_are_scored_in_their_own_order(tmp_path, tiny_distilbert):
+    """Trainer.predict groups evaluation rows by length, in a shuffled order; the pair figures need
+    each row's own logits (predict_in_order)."""
+    import numpy as np
+    import torch
+    from transformers import DataCollatorWithPadding, Trainer
+
+    from imdb_sentiment.config import resolve_config
+    from imdb_sentiment.model import load_model, load_tokenizer
+    from imdb_sentiment.text import Encoder
+    from imdb_sentiment.training.arguments import training_arguments
+    from imdb_sentiment.training.scoring import encode_frame, predict_in_order
+
+    make_reviews(10).to_parquet(tmp_path / "reviews.parquet")
+    config = resolve_config(
+        tiny_config(tiny_distilbert, tmp_path / "reviews.parquet", tmp_path / "out", device="cpu")
+    )
+    tokenizer, model = load_tokenizer(str(tiny_distilbert)), load_model(str(tiny_distilbert))
+    args = training_arguments(config)
+    reviews = make_reviews(100, seed=4, min_words=2, max_words=40)
+    dataset = encode_frame(Encoder(tokenizer, 64, "head_tail"), reviews)
+    collator = DataCollatorWithPadding(tokenizer)
+    trainer = Trainer(model=model, args=args, eval_dataset=dataset, data_collator=collator)
+    logits = predict_in_order(trainer, dataset)
+    with torch.inference_mode():
+        one_by_one = [
+            model(**DataCollatorWithPadding(tokenizer)([{"input_ids": ids}])).logits[0].numpy()
+            for ids in dataset["input_ids"]
+        ]
+    np.testing.assert_allclose(logits, np.stack(one_by_one), atol=1e-5)
+    shuffled = trainer.predict(dataset).predictions
+    assert not np.allclose(shuffled, logits, atol=1e-5)  # why predict() is not used for pairs

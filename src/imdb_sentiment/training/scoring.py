@@ -74,6 +74,28 @@ def predict_split(trainer, dataset, remembered=None) -> tuple[np.ndarray, np.nda
     return labels, logits
 
 
+def predict_in_order(trainer, dataset) -> np.ndarray:
+    """Logits for ``dataset``'s rows in the dataset's own order, scored by ``trainer.model`` as it is
+    (every process scores every row). ``Trainer.predict`` cannot give that: with length-grouped
+    batches it shuffles the evaluation rows too, which is harmless where the labels come back beside
+    the logits but not where each row must line up with a table's (the counterfactual pairs)."""
+    import torch
+
+    model = trainer.model.eval()
+    device = next(model.parameters()).device
+    rows = dataset.remove_columns([c for c in ("length", "labels") if c in dataset.column_names])
+    order = np.argsort(dataset["length"], kind="stable")  # similar lengths together: less padding
+    size = trainer.args.per_device_eval_batch_size
+    logits = np.zeros((len(rows), model.config.num_labels), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            batch = trainer.data_collator([rows[int(i)] for i in chunk])
+            output = model(**{k: v.to(device) for k, v in batch.items()})
+            logits[chunk] = output.logits.float().cpu().numpy()
+    return logits
+
+
 def calibrate(trainer, labels, logits) -> tuple[np.ndarray, dict | None]:
     """Fold Platt scaling, fitted on the validation logits, into the model (every process alike);
     returns the logits the calibrated model gives for those reviews, and what was done."""

@@ -50,7 +50,7 @@ from .counterfactuals import dev_pairs, with_counterfactuals
 from .lora import apply_lora, merge_lora
 from .plots import plot_confusion_matrix, plot_training_curves
 from .save import save_tokenizer
-from .scoring import RememberEvaluation, calibrate, encode_frame, predict_split
+from .scoring import RememberEvaluation, calibrate, encode_frame, predict_in_order, predict_split
 
 
 @dataclass
@@ -194,7 +194,7 @@ def score_pairs(trainer, encoder: Encoder, splits: Splits) -> dict:
     """Pair consistency on the bundled CAD dev pairs the model never saw, scored (like validation)
     after calibration, and which counterfactual pairs training added."""
     pairs, skipped = dev_pairs(splits)
-    _, logits = predict_split(trainer, encode_frame(encoder, pairs))  # in the pairs' order
+    logits = predict_in_order(trainer, encode_frame(encoder, pairs))  # predict() would reorder them
     figures = pair_metrics(pairs, softmax_positive(logits))
     data = {"data": "CAD dev (bundled)", "pairs_skipped_as_seen": skipped}
     return {"pairs": {**figures, **data}, "counterfactuals": splits.counterfactuals}
