@@ -16,7 +16,9 @@ Each row gets reviews/s (best of ``--rounds``, rounds alternating between engine
 other processes hits them alike; tokenization included for all), the ratio to the pipeline, and
 label agreement with fp32 PyTorch. Engines score the reviews length-sorted in batches.
 
-    python benchmarks/inference.py --trained benchmarks/results/minilm_1k --n 300 --distilbert-n 64
+    python benchmarks/inference.py --trained benchmarks/results/minilm_1k --n 300 --distilbert-n 48
+
+(run from the repository root: ``--workdir`` and ``--trained`` are relative to it).
 
 The CPU may be shared: rely on the ratios, all measured in the same run. Prints ``lscpu``'s model
 name and flags, then one markdown table per model; writes ``<workdir>/results.json``.
@@ -255,6 +257,8 @@ def main() -> int:
     for path in workdir.iterdir():
         if path.is_dir():
             shutil.rmtree(path)
+        elif path.suffix == ".onnx":  # the peers' files
+            path.unlink()
     return 0
 
 
