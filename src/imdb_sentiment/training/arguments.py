@@ -68,7 +68,7 @@ def describe_recipe(
     return (
         f"Training on {where}: {len(splits.train):,} train / {len(splits.validation):,} validation"
         f"{f' / {len(splits.test):,} test' if splits.test is not None else ''} reviews"
-        f"{_counterfactual_note(splits.counterfactuals)}, "
+        f"{_counterfactual_note(getattr(splits, 'counterfactuals', None))}, "
         f"max_length {config.max_length} ({config.truncation}), {config.epochs:g} epoch(s), "
         f"batch {config.batch_size}, lr {config.learning_rate:g}.\n{report}"
     )
