@@ -174,9 +174,9 @@ SPACE_ID = os.environ.get("SPACE_ID") or (HUB_REPO_ID and f"{HUB_REPO_ID}-demo")
 DRY_RUN = os.environ.get("DRY_RUN")  # e.g. "share": write the folders, upload nothing
 if HUB_REPO_ID:
     shared = push(result.output_dir, HUB_REPO_ID, space_id=SPACE_ID, dry_run=DRY_RUN)
-    print("files:", shared.model_files, *shared.notes, sep="\n")
+    print("files:", shared.model_files, *shared.notes, sep="\\n")
     if not DRY_RUN:
-        print(f"https://huggingface.co/{HUB_REPO_ID}\nhttps://huggingface.co/spaces/{SPACE_ID}")
+        print(f"https://huggingface.co/{HUB_REPO_ID}\\nhttps://huggingface.co/spaces/{SPACE_ID}")
 else:
     print("Set HUB_REPO_ID to push the model and publish its Space.")"""),
 ]
