@@ -103,6 +103,7 @@ def main() -> int:
     from transformers import pipeline
 
     from imdb_sentiment import TrainConfig
+    from imdb_sentiment.evaluation.report import markdown_table
 
     config = TrainConfig.load(args.output_dir)
     metrics = json.loads((Path(args.output_dir) / "metrics.json").read_text())
@@ -224,10 +225,7 @@ def main() -> int:
         "wall_s": None if args.skip_train else wall,
     }
     (Path(args.output_dir) / "benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"| {name.ljust(width)} | {value} |")
+    print("\n" + markdown_table(rows, ["measure", "value"]))
     return 0 if frozen_equal else 1
 
 
