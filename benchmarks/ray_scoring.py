@@ -1,7 +1,7 @@
 """Reviews per second and peak memory: Ray Data scoring with 1 and 2 workers against one process.
 
     flock /tmp/heavy.lock python benchmarks/ray_scoring.py --model-dir benchmarks/results/minilm_ray \\
-        --data /work/shared/imdb/train.parquet --n 5000 --output benchmarks/results/ray_scoring.json
+        --data ../shared/imdb/train.parquet --n 5000 --output benchmarks/results/ray_scoring.json
 
 The same ``--n`` reviews (the first n of ``--data``) are scored by ``batch.score_texts`` with one
 ``Classifier`` in this process, then by ``ray_scoring.score_with_ray`` with 1 worker of 2 threads,
@@ -49,7 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", required=True, help="A trained model folder.")
     parser.add_argument(
-        "--data", default="/work/shared/imdb/train.parquet", help="Parquet file with a text column."
+        "--data", default="../shared/imdb/train.parquet", help="Parquet file with a text column."
     )
     parser.add_argument("--n", type=int, default=5000, help="Reviews to score.")
     parser.add_argument("--batch-size", type=int, default=32)
