@@ -118,6 +118,17 @@ class Tally:
                 self.errors.append(detail)
 
 
+def run_threads(target, n: int) -> float:
+    """Start ``n`` threads running ``target(i)`` together and wait for all; the wall seconds."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def one_request(client, text: str, tally: Tally) -> None:
     started = time.perf_counter()
     try:
@@ -149,13 +160,7 @@ def run_clients(
             one_request(client, rng.choice(texts), tally)
         client.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+    return run_threads(worker, clients)
 
 
 def burst(url: str, n: int, texts: list[str], tally: Tally) -> float:
@@ -185,13 +190,7 @@ def burst(url: str, n: int, texts: list[str], tally: Tally) -> float:
             except Exception as error:  # noqa: BLE001 - every failure is counted as an error
                 tally.record("error", time.perf_counter() - started, f"{type(error).__name__}: {error}"[:200])
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+    return run_threads(one, n)
 
 
 def percentile(values: list[float], q: float) -> float | None:
