@@ -52,8 +52,15 @@ def _import_openvino():
 def _import_nncf():
     try:
         import nncf
+        import nncf.telemetry.decorator
+        from nncf.telemetry.wrapper import NNCFTelemetryStub
     except ImportError as error:
         raise UserError("backend openvino-int8 needs the nncf package: pip install nncf") from error
+    # NNCF sends usage telemetry over the network by default, from a forked process: this project
+    # sends nothing anywhere, and a fork from a process with other threads (Ray, gradio) can
+    # deadlock and then hang that process's exit. NNCF's own switch is only read at import
+    # (NNCF_CI), so its tracked functions get the stub NNCF itself uses in its tests.
+    nncf.telemetry.decorator.telemetry = NNCFTelemetryStub()
     return nncf
 
 
@@ -68,7 +75,9 @@ def convert_to_openvino(onnx_path: Path, target_xml: Path) -> None:
     onnx_path, target_xml = Path(onnx_path), Path(target_xml)
     if not onnx_path.is_file():
         raise UserError(f"No ONNX model at '{onnx_path}' to convert; run the ONNX export first.")
-    model = ov.convert_model(str(onnx_path))
+    # Core.read_model reads ONNX with the same frontend as convert_model, without the converter's
+    # usage telemetry (sent over the network from a forked process; see _import_nncf).
+    model = ov.Core().read_model(str(onnx_path))
     target_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(model, str(target_xml), compress_to_fp16=False)
 
