@@ -200,3 +200,29 @@ def test_middleware_counts_requests_it_let_through_until_they_are_answered():
 
     asyncio.run(main())
     assert answers == [503, 200] and middleware.joining == 0
+
+
+def test_a_burst_is_refused_before_the_admitted_requests_take_the_event_loop():
+    # Requests of a burst start as tasks in one loop turn; the admitted ones' parsing (synchronous
+    # work on the loop, seconds in all under a busy CPU) must not come before the others' 503.
+    FakeBlocks._queue[:] = []  # two places free
+    middleware, order = RefuseWhenFull(None, FakeBlocks()), []
+
+    async def gradio(scope, receive, send):  # its synchronous parsing starts at once
+        order.append("admitted request parsed")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def send(message):
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            order.append("refused")
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def burst():
+        middleware.app = gradio
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join"}
+        await asyncio.gather(*(middleware(scope, receive, send) for _ in range(5)))
+
+    asyncio.run(burst())
+    assert order == ["refused"] * 3 + ["admitted request parsed"] * 2
