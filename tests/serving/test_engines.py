@@ -66,7 +66,10 @@ def test_every_engine_gives_the_fp32_labels(exported, reviews, monkeypatch):
         assert same[confident].all(), backend
         # NNCF's static int8 (activation scales fixed from 64 short reviews) moves more near-ties.
         assert same.mean() >= (0.9 if backend == "openvino-int8" else 0.95), backend
-        if backend in ("onnx", "openvino"):  # same arithmetic, different kernels (f32 on this CPU)
+        # Same arithmetic, different kernels; OpenVINO computes in bf16 on CPUs with AMX or AVX-512
+        # BF16 (its default there), which only the label checks above cover.
+        full_precision = getattr(classifier.backend, "precision", "f32") == "f32"
+        if backend in ("onnx", "openvino") and full_precision:
             np.testing.assert_allclose(logits, expected, atol=1e-4)
         labels = [p.label for p in classifier.predict(reviews[:5])]
         assert set(labels) <= {"NEGATIVE", "POSITIVE"}

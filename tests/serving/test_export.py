@@ -47,7 +47,8 @@ def test_export_writes_checked_files_and_leaves_the_weights_alone(exported, trai
         assert low <= figures["agreement"] <= high
     ranked = [row["engine"] for row in manifest["ranking"]["engines"]]
     accepted = [name for name, ok in manifest["accepted"].items() if ok]
-    assert set(ranked) == {"torch", *accepted}  # plus torch-bf16 on CPUs with native bf16
+    native_bf16 = ["torch-bf16"] if choice.has_native_bf16() else []
+    assert set(ranked) == {"torch", *accepted, *native_bf16}
     assert manifest["ranking"]["cpu"] == choice.cpu_info()
     assert not list(exported.glob(".exports.tmp-*"))
 
