@@ -127,3 +127,31 @@ def test_cli_export_then_predict_with_a_backend(trained_model_dir, tmp_path, cap
     assert main(["predict", "--model-dir", str(directory), "--backend", "onnx-int8", text]) == 2
     assert "export --model-dir" in capsys.readouterr().err
     assert main(["export", "--model-dir", str(directory), "--engines", "tensorrt"]) == 2
+
+
+def test_int8_keeps_the_feed_forward_down_projections_in_float(exported):
+    """Both int8 files quantize every weight matrix product except each layer's feed-forward
+    down-projection (the one reading the GELU's wide activations), the outlier-prone one."""
+    import onnx
+    import openvino as ov
+
+    from imdb_sentiment.serving.engines.onnx import widest_products
+
+    assert widest_products({"a": 8, "b": 8}) == []  # one width: no feed-forward to keep
+    assert widest_products({"q": 32, "up": 32, "down": 128}) == ["down"]
+    layers = json.loads((exported / "config.json").read_text())["n_layers"]
+    int8 = onnx.load(str(exported / EXPORT_DIR / "model.int8.onnx"))
+    float_products = [n.name for n in int8.graph.node if n.op_type == "MatMul"]
+    assert len(float_products) == layers and all("ffn/lin2" in name for name in float_products)
+    assert sum(n.op_type == "MatMulInteger" for n in int8.graph.node) >= 2 * layers  # up-projection, output
+
+    model = ov.Core().read_model(str(exported / EXPORT_DIR / "model.int8.xml"))
+    quantized, kept = set(), set()
+    for op in model.get_ops():
+        if op.get_type_name() == "MatMul" and op.input_value(1).get_node().get_type_name() != "Parameter":
+            parents = {op.input_value(i).get_node().get_type_name() for i in range(2)}
+            (quantized if "FakeQuantize" in parents else kept).add(op.get_friendly_name())
+    down = {name for name in kept if "ffn/lin2" in name}
+    assert len(down) == layers
+    assert not {name for name in quantized if "ffn/lin2" in name}
+    assert any("ffn/lin1" in name for name in quantized)

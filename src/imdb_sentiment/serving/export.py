@@ -35,7 +35,7 @@ from . import export_check as check
 from .classifier import Classifier, batches_by_length, pad_batch
 from .engines import EXPORT_DIR, EXPORT_FILES, MANIFEST, engine_at, load_engine, weights_fingerprint
 from .engines.choice import choose_auto, cpu_info, has_native_bf16, package_installed
-from .engines.onnx import default_threads, fuse_transformer_graph, quantize_int8
+from .engines.onnx import default_threads, fuse_transformer_graph, quantize_int8, widest_products
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,20 @@ def _export_onnx_graph(model, example, path: Path, opset: int) -> None:
         )
 
 
+def _matmul_weight_rows(path: Path) -> dict[str, int]:
+    """``{MatMul node name: rows of its constant weight}`` (the width of the input it reads) in the
+    ONNX file at ``path``. Here rather than in the engine: ``onnx`` is only needed to export."""
+    import onnx
+
+    model = onnx.load(str(path))
+    rows = {tensor.name: tensor.dims[0] for tensor in model.graph.initializer if len(tensor.dims) == 2}
+    return {
+        node.name: rows[node.input[1]]
+        for node in model.graph.node
+        if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in rows
+    }
+
+
 def engine_logits(engine, ids: list[list[int]], pad_id: int, batch_size: int = 32) -> np.ndarray:
     """Logits of ``engine`` for tokenized reviews, in their order (length-sorted batches)."""
     lengths = [len(row) for row in ids]
@@ -166,7 +180,8 @@ def export_model(
         if {"onnx", "onnx-int8"} & set(engines):
             fused = fuse_transformer_graph(onnx_path, classifier.model.config)
         if "onnx-int8" in engines:
-            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
+            keep = widest_products(_matmul_weight_rows(onnx_path))
+            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"], keep_in_float=keep)
         if "openvino-int8" in engines:
             from .engines.openvino import quantize_openvino_int8
 

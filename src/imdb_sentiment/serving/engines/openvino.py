@@ -28,12 +28,14 @@ compares logits with PyTorch to 1e-3 (bf16 is only good to about 1e-2).
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import UserError
+from .onnx import widest_products
 
 OPENVINO_DIR = "exports"  # engines.EXPORT_DIR
 OPENVINO_FILES = {"openvino": "model.xml", "openvino-int8": "model.int8.xml"}
@@ -61,6 +63,7 @@ def _import_nncf():
     # deadlock and then hang that process's exit. NNCF's own switch is only read at import
     # (NNCF_CI), so its tracked functions get the stub NNCF itself uses in its tests.
     nncf.telemetry.decorator.telemetry = NNCFTelemetryStub()
+    nncf.set_log_level(logging.WARNING)  # else a line per node it leaves in float, on its own handler
     return nncf
 
 
@@ -91,7 +94,8 @@ def quantize_openvino_int8(
     "attention_mask": int64 (b, s)}``; every batch is used (``subset_size=len(calibration)``).
     The transformer model type keeps the numerically touchy ops (LayerNorm, Softmax, GELU, the
     attention-mask arithmetic) in floating point; the mixed preset quantizes activations
-    asymmetrically (GELU outputs are not centred on 0) and weights symmetrically.
+    asymmetrically (GELU outputs are not centred on 0) and weights symmetrically. The feed-forward
+    down-projections stay in float too (``onnx.widest_products`` says why).
     """
     ov = _import_openvino()
     nncf = _import_nncf()
@@ -103,12 +107,14 @@ def quantize_openvino_int8(
         {name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in INPUT_NAMES}
         for batch in calibration
     ]
+    kept_in_float = widest_products(_matmul_input_widths(model))
     quantized = nncf.quantize(
         model,
         nncf.Dataset(batches),
         preset=nncf.QuantizationPreset.MIXED,
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=len(batches),
+        ignored_scope=nncf.IgnoredScope(names=kept_in_float) if kept_in_float else None,
     )
     target_xml.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(target_xml), compress_to_fp16=False)
@@ -173,3 +179,22 @@ class OpenVinoEngine:
             # Copied while the lock is held: the request owns the output tensor and the next call
             # overwrites it.
             return np.array(result[self._output], dtype=np.float32, copy=True)
+
+
+def _matmul_input_widths(model) -> dict[str, int]:
+    """``{MatMul name: static width of the input it contracts}`` for products with a constant
+    weight (the attention's score and value products read two activations and are left out)."""
+    widths = {}
+    for op in model.get_ops():
+        if op.get_type_name() != "MatMul":
+            continue
+        weight = op.input_value(1).get_node()
+        while weight.get_type_name() == "Convert":  # fp16/f32 conversions in front of a Constant
+            weight = weight.input_value(0).get_node()
+        activation = op.input_value(0).get_partial_shape()
+        if weight.get_type_name() != "Constant" or activation.rank.is_dynamic:
+            continue
+        contracted = activation[activation.rank.get_length() - 1]
+        if contracted.is_static:
+            widths[op.get_friendly_name()] = contracted.get_length()
+    return widths
