@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,21 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Whatever the suite and the processes it starts put in the temp directory (pytest's tmp_path,
+# gradio's cache, gradio_client's downloads, torch elastic's run folders, Chromium's profiles) goes
+# into one folder, set here before any of them reads TMPDIR, and removed when the session ends: a
+# run of the suite leaves nothing in the system temp directory.
+SUITE_TMP = Path(tempfile.mkdtemp(prefix="imdb_sentiment_tests_"))
+os.environ["TMPDIR"] = str(SUITE_TMP)
+tempfile.tempdir = None  # read TMPDIR again
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        shutil.rmtree(SUITE_TMP, ignore_errors=True)
+    else:  # keep what the failures left, to read
+        print(f"\nThe failed run's temporary files are in {SUITE_TMP}")
 
 from helpers import make_reviews, save_tiny_model  # noqa: E402
 
