@@ -28,6 +28,7 @@ def pytest_sessionfinish(session, exitstatus):
     else:  # keep what the failures left, to read
         print(f"\nThe failed run's temporary files are in {SUITE_TMP}")
 
+
 from helpers import make_reviews, save_tiny_model  # noqa: E402
 
 # A recipe the tiny 2-layer model learns to >= 0.95 validation accuracy in a few seconds.
