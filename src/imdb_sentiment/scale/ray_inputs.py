@@ -82,12 +82,15 @@ class Part:
 
 
 def _arrow_type(values):
+    """The Arrow type of a column's sampled values; ``string`` when Arrow cannot type them as one."""
     import pyarrow as pa
 
     try:
         return pa.array(values, from_pandas=True).type
+    # pyarrow raises one of these three (which one depends on the mix) for values of several
+    # kinds in one column, e.g. strings and numbers in a CSV: the column is read as text.
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.string()  # mixed values (strings and numbers): written as their string form
+        return pa.string()
 
 
 def probe(path: str) -> Part:
