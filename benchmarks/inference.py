@@ -64,7 +64,7 @@ def _cores() -> int:
 
 def held_out_reviews(n: int, skip: int) -> tuple[list[str], np.ndarray]:
     """The embedded sample's test split after the first ``skip`` (export calibrates int8 on those)."""
-    from imdb_sentiment.serving.export_check import embedded_check_reviews
+    from imdb_sentiment.serving.exporters.check import embedded_check_reviews
 
     texts, labels = embedded_check_reviews(500)
     return texts[skip : skip + n], labels[skip : skip + n]
@@ -203,7 +203,7 @@ def markdown(rows: list[dict]) -> str:
 def bench_model(name, model_dir, workdir, texts, gold, args, check_n) -> dict:
     """Export ``model_dir`` (or reuse its current export, e.g. the one ``train`` wrote), then race."""
     from imdb_sentiment.serving.engines import export_is_current, read_manifest
-    from imdb_sentiment.serving.export import export_model, summary
+    from imdb_sentiment.serving.exporters import export_model, summary
 
     target = workdir / name
     shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("onnx", "*.png", "runs"))

@@ -44,7 +44,7 @@ TINY_RECIPE = dict(
     # The model's own attention dropout, not the CPU recipe's 0: the explanation tests' expectations
     # were set on the model this gives. Training with 0 is covered by test_train.py.
     attention_dropout=0.1,
-    export=False,  # the export has its own tests (tests/serving/test_export.py, test_train_export.py)
+    export=False,  # the export has its own tests (tests/serving/exporters/test_export.py, test_train_export.py)
 )
 
 
@@ -94,7 +94,7 @@ def exported_model_dir(tmp_path_factory, trained_model_dir) -> Path:
     shutil.copytree(trained_model_dir, directory)
     # Check reviews like the ones the model will serve: the distribution the tiny model learned.
     reviews = make_reviews(64, seed=11, max_words=12)
-    from imdb_sentiment.serving.export import export_model
+    from imdb_sentiment.serving.exporters import export_model
 
     export_model(
         directory,

@@ -36,7 +36,7 @@ def test_importing_the_package_does_not_import_the_engines():
 
     code = (
         "import imdb_sentiment, sys\n"
-        "import imdb_sentiment.serving.export, imdb_sentiment.serving.classifier, imdb_sentiment.cli\n"
+        "import imdb_sentiment.serving.exporters, imdb_sentiment.serving.classifier, imdb_sentiment.cli\n"
         "import imdb_sentiment.training.train\n"
         "loaded = {'openvino', 'nncf', 'onnxruntime'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"

@@ -15,13 +15,8 @@ import transformers
 
 from imdb_sentiment import Classifier
 from imdb_sentiment.errors import UserError
-from imdb_sentiment.serving.engines.openvino import (
-    OPENVINO_DIR,
-    OPENVINO_FILES,
-    OpenVinoEngine,
-    convert_to_openvino,
-    quantize_openvino_int8,
-)
+from imdb_sentiment.serving.engines.openvino import OPENVINO_DIR, OPENVINO_FILES, OpenVinoEngine
+from imdb_sentiment.serving.exporters.openvino import convert_to_openvino, quantize_openvino_int8
 
 VOCAB = 100
 PAD = 0
@@ -54,7 +49,7 @@ def exported(tmp_path_factory):
     config = transformers.DistilBertConfig(
         vocab_size=VOCAB, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=2, pad_token_id=PAD
     )
-    config._attn_implementation = "eager"  # plain MatMul/Softmax, as export.py exports it
+    config._attn_implementation = "eager"  # plain MatMul/Softmax, as exporters/onnx.py exports it
     model = transformers.DistilBertForSequenceClassification(config).eval()
     # Random init leaves the two logits nearly equal; a larger head makes labels a stable thing to
     # compare, so the int8 check measures quantization, not ties.

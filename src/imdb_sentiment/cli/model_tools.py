@@ -19,8 +19,8 @@ MIN_OPSET, MAX_OPSET = 14, 20
 
 
 def run_export(argv: Sequence[str]) -> int:
-    from ..serving import export_check
-    from ..serving.export import available_engines, export_model, summary
+    from ..serving.exporters import available_engines, export_model, summary
+    from ..serving.exporters.check import check_reviews_from
 
     parser = argparse.ArgumentParser(
         prog="imdb-sentiment export",
@@ -50,7 +50,7 @@ def run_export(argv: Sequence[str]) -> int:
         raise UserError(f"--opset {args.opset}: the exporter writes opsets {MIN_OPSET} to {MAX_OPSET}.")
     texts, labels = None, None
     if args.check_data:
-        texts, labels = export_check.check_reviews_from(args.check_data, args.max_check)
+        texts, labels = check_reviews_from(args.check_data, args.max_check)
     engines = None if args.engines is None else [e.strip() for e in args.engines.split(",") if e.strip()]
     report = export_model(
         args.model_dir,

@@ -47,7 +47,7 @@ MODEL_PATTERNS = (
     "README.md",
 )
 RUNS_PATTERN = "runs/*/events.out.tfevents.*"  # --report-to tensorboard (the Hub shows them)
-EXPORT_DIRS = ("exports", "onnx", "openvino")  # serving/export.py's folder (exports/), and older ones
+EXPORT_DIRS = ("exports", "onnx", "openvino")  # serving/exporters' folder (exports/), and older ones
 # Never uploaded, whatever was asked: formats that can run code when loaded.
 PICKLE_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.joblib"]
 CARD_PLACEHOLDER = "path/to/this/folder"  # training/card.py's "Use" snippet; the repo id on the Hub

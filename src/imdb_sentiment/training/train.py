@@ -39,7 +39,7 @@ from ..model import (
 )
 from ..precision import Precision, choose_precision, float32_precision_kept, serve_in_fp32, tf32_enabled
 from ..scale.distributed import quiet_replicas
-from ..serving.export import export_after_training
+from ..serving.exporters import export_after_training
 from ..serving.scores import softmax_positive
 from ..text import Encoder
 from .arguments import describe_recipe, training_arguments

@@ -17,9 +17,9 @@ faster by ``onnx-int8`` and ``openvino-int8``, which are checked against fp32 at
 
 ``auto`` (engines/choice.py) serves the fastest engine *measured on this CPU* at export, or, on
 another CPU, the first by a rule on its flags; only engines whose export check passed, whose
-package is installed and whose file is present; else ``torch``. ``export.py`` writes the files and
-``exports/export.json`` (checks, ranking, and which weights they came from, so an export left over
-from another model is never served).
+package is installed and whose file is present; else ``torch``. ``serving/exporters/`` writes the
+files and ``exports/export.json`` (checks, ranking, and which weights they came from, so an export
+left over from another model is never served).
 """
 
 from __future__ import annotations

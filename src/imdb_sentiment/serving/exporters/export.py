@@ -11,7 +11,7 @@ on check reviews), and ``export.json``. The steps, in order:
    ``model.onnx`` (the fused ops are ONNX Runtime's own, which OpenVINO cannot read);
 2. the fp32 files must reproduce PyTorch's logits (to 1e-3; OpenVINO compared at
    ``inference_precision="f32"``), else nothing is written;
-3. every candidate, as it will be served, is checked on real reviews (export_check.py: label
+3. every candidate, as it will be served, is checked on real reviews (exporters/check.py: label
    agreement >= 0.99 and accuracy drop <= 0.01, each with its 95% interval);
 4. every accepted engine (and torch, and torch-bf16 on bf16 CPUs) is timed on this CPU; the
    ranking and the CPU go into ``export.json``, which ``auto`` reads (engines/choice.py).
@@ -23,19 +23,31 @@ import contextlib
 import json
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_directory
-from ..errors import UserError
-from . import export_check as check
-from .classifier import Classifier, batches_by_length, pad_batch
-from .engines import EXPORT_DIR, EXPORT_FILES, MANIFEST, engine_at, load_engine, weights_fingerprint
-from .engines.choice import choose_auto, cpu_info, has_native_bf16, package_installed
-from .engines.onnx import default_threads, fuse_transformer_graph, quantize_int8, widest_products
+from ...atomic import atomic_directory
+from ...errors import UserError
+from ..classifier import Classifier, batches_by_length, pad_batch
+from ..engines import EXPORT_DIR, EXPORT_FILES, MANIFEST, engine_at, load_engine, weights_fingerprint
+from ..engines.choice import choose_auto, cpu_info, has_native_bf16, package_installed
+from ..engines.onnx import default_threads
+from .check import (
+    CALIBRATION_REVIEWS,
+    MAX_CHECK_REVIEWS,
+    TIMING_BATCH,
+    TIMING_REVIEWS,
+    TIMING_ROUNDS,
+    embedded_check_reviews,
+    label_checks,
+    passes,
+    rank_engines,
+    thresholds,
+    timing_batches,
+)
+from .onnx import export_onnx_graph, fuse_transformer_graph, quantize_int8
 
 logger = logging.getLogger(__name__)
 
@@ -69,62 +81,6 @@ def _has(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
-def _logits_only(model):
-    """Wrap a classifier so the exported graph takes (input_ids, attention_mask) and returns logits."""
-    import torch
-
-    class LogitsOnly(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
-
-    # eval() matters: a fresh Module is in training mode, and a traced dropout would make every
-    # exported prediction noisy.
-    return LogitsOnly(model).eval()
-
-
-def _export_onnx_graph(model, example, path: Path, opset: int) -> None:
-    import torch
-
-    # Eager attention exports as plain MatMul/Softmax, the pattern ONNX Runtime fuses into its
-    # Attention kernel; SDPA exports in a form it cannot fuse (measured: README "Speed").
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation("eager")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _logits_only(model),
-            (torch.from_numpy(example[0]), torch.from_numpy(example[1])),
-            str(path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
-            opset_version=opset,
-            dynamo=False,  # the TorchScript exporter handles transformers' masks; dynamo is slower here
-        )
-
-
-def _matmul_weight_rows(path: Path) -> dict[str, int]:
-    """``{MatMul node name: rows of its constant weight}`` (the width of the input it reads) in the
-    ONNX file at ``path``. Here rather than in the engine: ``onnx`` is only needed to export."""
-    import onnx
-
-    model = onnx.load(str(path))
-    rows = {tensor.name: tensor.dims[0] for tensor in model.graph.initializer if len(tensor.dims) == 2}
-    return {
-        node.name: rows[node.input[1]]
-        for node in model.graph.node
-        if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in rows
-    }
-
-
 def engine_logits(engine, ids: list[list[int]], pad_id: int, batch_size: int = 32) -> np.ndarray:
     """Logits of ``engine`` for tokenized reviews, in their order (length-sorted batches)."""
     lengths = [len(row) for row in ids]
@@ -142,7 +98,7 @@ def export_model(
     check_texts: list[str] | None = None,
     check_labels: np.ndarray | None = None,
     opset: int = 17,
-    max_check: int = check.MAX_CHECK_REVIEWS,
+    max_check: int = MAX_CHECK_REVIEWS,
 ) -> ExportReport:
     """Write ``<model_dir>/exports/`` atomically (module docstring); ``engines``: the exported
     engines to write (default: every one whose package is installed); without ``check_texts``
@@ -161,7 +117,7 @@ def export_model(
     if check_texts:
         texts, labels, source = list(check_texts), check_labels, "given"
     else:
-        texts, labels = check.embedded_check_reviews(max_check)
+        texts, labels = embedded_check_reviews(max_check)
         source = "embedded IMDb sample, test split"
     ids = classifier.encode(texts)
     pad, threads = classifier.pad_token_id, default_threads()
@@ -171,23 +127,22 @@ def export_model(
     markers = (MANIFEST, *EXPORT_FILES.values())
     with atomic_directory(model_dir / EXPORT_DIR, markers=markers) as staging:
         onnx_path = staging / EXPORT_FILES["onnx"]
-        _export_onnx_graph(classifier.model, pad_batch(ids[:2], pad), onnx_path, opset)
+        export_onnx_graph(classifier.model, pad_batch(ids[:2], pad), onnx_path, opset)
         if {"openvino", "openvino-int8"} & set(engines):
-            from .engines.openvino import convert_to_openvino
+            from .openvino import convert_to_openvino
 
             convert_to_openvino(onnx_path, staging / EXPORT_FILES["openvino"])  # before the fusions
         fused = {}
         if {"onnx", "onnx-int8"} & set(engines):
             fused = fuse_transformer_graph(onnx_path, classifier.model.config)
         if "onnx-int8" in engines:
-            keep = widest_products(_matmul_weight_rows(onnx_path))
-            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"], keep_in_float=keep)
+            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
         if "openvino-int8" in engines:
-            from .engines.openvino import quantize_openvino_int8
+            from .openvino import quantize_openvino_int8
 
             calibration = [
                 dict(zip(("input_ids", "attention_mask"), pad_batch(ids[i : i + 8], pad)))
-                for i in range(0, min(len(ids), check.CALIBRATION_REVIEWS), 8)
+                for i in range(0, min(len(ids), CALIBRATION_REVIEWS), 8)
             ]
             quantize_openvino_int8(
                 staging / EXPORT_FILES["openvino"], staging / EXPORT_FILES["openvino-int8"], calibration
@@ -200,7 +155,7 @@ def export_model(
             if name in ("onnx", "openvino"):
                 exact = logits
                 if getattr(engine, "precision", "f32") != "f32":  # bf16 CPUs: compare at f32
-                    from .engines.openvino import OpenVinoEngine
+                    from ..engines.openvino import OpenVinoEngine
 
                     exact = engine_logits(OpenVinoEngine(engine.path, name, threads, "f32"), ids, pad)
                 report.max_abs_diff[name] = float(np.abs(exact - reference).max())
@@ -209,8 +164,8 @@ def export_model(
                         f"The {name} export does not reproduce the PyTorch model (largest logit "
                         f"difference {report.max_abs_diff[name]:.2g}); nothing was written."
                     )
-            report.checks[name] = check.label_checks(reference, logits, labels)
-            report.accepted[name] = check.passes(report.checks[name])
+            report.checks[name] = label_checks(reference, logits, labels)
+            report.accepted[name] = passes(report.checks[name])
             if not report.accepted[name]:
                 logger.warning(
                     "%s disagrees with fp32 (%s); auto will not pick it.", name, report.checks[name]
@@ -220,10 +175,10 @@ def export_model(
             timed["torch-bf16"] = load_engine("torch-bf16", None, threads, model=classifier.model)
         report.ranking = {
             "cpu": cpu_info(),
-            "engines": check.rank_engines(timed, check.timing_batches(ids, pad)),
-            "reviews": min(len(ids), check.TIMING_REVIEWS),
-            "batch_size": check.TIMING_BATCH,
-            "rounds": check.TIMING_ROUNDS,
+            "engines": rank_engines(timed, timing_batches(ids, pad)),
+            "reviews": min(len(ids), TIMING_REVIEWS),
+            "batch_size": TIMING_BATCH,
+            "rounds": TIMING_ROUNDS,
         }
         usable = [n for n in engines if report.accepted[n]]
         report.auto = choose_auto(usable, report.ranking)
@@ -234,7 +189,7 @@ def export_model(
             "files": report.files,
             "source": weights_fingerprint(model_dir),
             "check_reviews": {"source": source, "n": len(texts), "labelled": labels is not None},
-            "thresholds": check.thresholds(),
+            "thresholds": thresholds(),
             "checks": report.checks,
             "accepted": report.accepted,
             "max_abs_diff": report.max_abs_diff,

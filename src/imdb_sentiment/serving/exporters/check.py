@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 MIN_AGREEMENT = 0.99  # labels must match fp32 on at least this share of the check reviews
 MAX_ACCURACY_DROP = 0.01  # and lose at most one point of accuracy
@@ -35,7 +35,7 @@ def embedded_check_reviews(limit: int = MAX_CHECK_REVIEWS) -> tuple[list[str], n
     """The embedded IMDb sample's test split: (texts, 0/1 labels), both classes interleaved."""
     import pandas as pd
 
-    from ..offline import EMBEDDED_DATA
+    from ...offline import EMBEDDED_DATA
 
     table = pd.read_parquet(EMBEDDED_DATA / "test.parquet")
     table = table.iloc[:limit]
@@ -95,7 +95,7 @@ def thresholds() -> dict:
 
 def timing_batches(ids: list[list[int]], pad_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Length-sorted padded batches of the first ``TIMING_REVIEWS`` check reviews."""
-    from .classifier import pad_batch
+    from ..classifier import pad_batch
 
     chosen = sorted(ids[:TIMING_REVIEWS], key=len, reverse=True)
     return [pad_batch(chosen[i : i + TIMING_BATCH], pad_id) for i in range(0, len(chosen), TIMING_BATCH)]
@@ -119,8 +119,8 @@ def rank_engines(engines: dict, batches: list, rounds: int = TIMING_ROUNDS) -> l
 
 def check_reviews_from(path: str | Path, limit: int) -> tuple[list[str], np.ndarray | None]:
     """Reviews (and labels, if the file has a label column) from ``--check-data``."""
-    from ..data import normalize_labels, read_table
-    from .batch import read_reviews
+    from ...data import normalize_labels, read_table
+    from ..batch import read_reviews
 
     path = str(path)
     texts = read_reviews(path)

@@ -1,7 +1,7 @@
-"""The export (export.py): every engine written atomically, checked on real reviews against fp32,
-timed on this CPU; the weights only read; the CLI.
+"""The export (serving/exporters/): every engine written atomically, checked on real reviews
+against fp32, timed on this CPU; the weights only read; the CLI.
 
-.venv/bin/python -m pytest tests/serving/test_export.py -x -q
+.venv/bin/python -m pytest tests/serving/exporters/test_export.py -x -q
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment.cli import main
-from imdb_sentiment.serving import export_check
 from imdb_sentiment.serving.engines import EXPORT_DIR, MANIFEST, choice
-from imdb_sentiment.serving.export import export_model, summary
+from imdb_sentiment.serving.exporters import check as export_check
+from imdb_sentiment.serving.exporters import export_model, summary
 
 
 def sha256(path: Path) -> str:
@@ -135,7 +135,7 @@ def test_int8_keeps_the_feed_forward_down_projections_in_float(exported):
     import onnx
     import openvino as ov
 
-    from imdb_sentiment.serving.engines.onnx import widest_products
+    from imdb_sentiment.serving.exporters.int8 import widest_products
 
     assert widest_products({"a": 8, "b": 8}) == []  # one width: no feed-forward to keep
     assert widest_products({"q": 32, "up": 32, "down": 128}) == ["down"]
