@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import transformers
 from imdb_sentiment import Classifier
 from imdb_sentiment.errors import UserError
 from imdb_sentiment.serving.engines.openvino import OPENVINO_DIR, OPENVINO_FILES, OpenVinoEngine
+from imdb_sentiment.serving.exporters.onnx import export_onnx_graph
 from imdb_sentiment.serving.exporters.openvino import convert_to_openvino, quantize_openvino_int8
 
 VOCAB = 100
@@ -33,15 +33,6 @@ def random_batch(rng: np.random.Generator, size: int, min_len: int = 3, max_len:
     return ids, mask
 
 
-class LogitsOnly(torch.nn.Module):
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, input_ids, attention_mask):
-        return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """(torch model, fp32 IR path, int8 IR path), built once for the module."""
@@ -49,7 +40,6 @@ def exported(tmp_path_factory):
     config = transformers.DistilBertConfig(
         vocab_size=VOCAB, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=2, pad_token_id=PAD
     )
-    config._attn_implementation = "eager"  # plain MatMul/Softmax, as exporters/onnx.py exports it
     model = transformers.DistilBertForSequenceClassification(config).eval()
     # Random init leaves the two logits nearly equal; a larger head makes labels a stable thing to
     # compare, so the int8 check measures quantization, not ties.
@@ -59,22 +49,7 @@ def exported(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ov")
     onnx_path = directory / "model.onnx"
     example = random_batch(np.random.default_rng(1), 2)  # two lengths: a real padding mask
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            LogitsOnly(model).eval(),
-            (torch.from_numpy(example[0]), torch.from_numpy(example[1])),
-            str(onnx_path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
+    export_onnx_graph(model, example, onnx_path, opset=17)
     fp32 = directory / OPENVINO_DIR / OPENVINO_FILES["openvino"]
     int8 = directory / OPENVINO_DIR / OPENVINO_FILES["openvino-int8"]
     convert_to_openvino(onnx_path, fp32)
