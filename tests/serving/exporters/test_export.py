@@ -155,3 +155,7 @@ def test_int8_keeps_the_feed_forward_down_projections_in_float(exported):
     assert len(down) == layers
     assert not {name for name in quantized if "ffn/lin2" in name}
     assert any("ffn/lin1" in name for name in quantized)
+
+    recorded = json.loads((exported / EXPORT_DIR / MANIFEST).read_text())["int8_kept_in_float"]
+    assert sorted(recorded["onnx-int8"]) == sorted(float_products)
+    assert set(recorded["openvino-int8"]) == down

@@ -15,6 +15,10 @@ on check reviews), and ``export.json``. The steps, in order:
    agreement >= 0.99 and accuracy drop <= 0.01, each with its 95% interval);
 4. every accepted engine (and torch, and torch-bf16 on bf16 CPUs) is timed on this CPU; the
    ranking and the CPU go into ``export.json``, which ``auto`` reads (engines/choice.py).
+
+``export.json`` also records the check reviews, the thresholds, each candidate's figures, the
+weights it was made from, the operators ONNX Runtime fused, the matrix products each int8 file
+kept in float, and the library versions.
 """
 
 from __future__ import annotations
@@ -135,8 +139,9 @@ def export_model(
         fused = {}
         if {"onnx", "onnx-int8"} & set(engines):
             fused = fuse_transformer_graph(onnx_path, classifier.model.config)
+        kept_in_float = {}  # int8 file -> the matrix products it left in float
         if "onnx-int8" in engines:
-            quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
+            kept_in_float["onnx-int8"] = quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
         if "openvino-int8" in engines:
             from .openvino import quantize_openvino_int8
 
@@ -144,7 +149,7 @@ def export_model(
                 dict(zip(("input_ids", "attention_mask"), pad_batch(ids[i : i + 8], pad)))
                 for i in range(0, min(len(ids), CALIBRATION_REVIEWS), 8)
             ]
-            quantize_openvino_int8(
+            kept_in_float["openvino-int8"] = quantize_openvino_int8(
                 staging / EXPORT_FILES["openvino"], staging / EXPORT_FILES["openvino-int8"], calibration
             )
         report = ExportReport(str(model_dir / EXPORT_DIR), {n: EXPORT_FILES[n] for n in engines}, fused=fused)
@@ -195,6 +200,7 @@ def export_model(
             "max_abs_diff": report.max_abs_diff,
             "ranking": report.ranking,
             "fused_operators": fused,
+            "int8_kept_in_float": kept_in_float,
             "opset": opset,
             "seconds": round(report.seconds, 1),
             "versions": _versions(torch.__version__),
