@@ -10,6 +10,7 @@ breaks when the patched code changes.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -51,7 +52,16 @@ def patched_names(path: Path) -> list[str]:
 
 def test_the_scripts_are_the_products_benchmarks():
     names = {path.stem for path in SCRIPTS}
-    assert {"train_imdb", "training", "inference", "load", "explain_faithfulness", "gpu_epoch"} <= names
+    expected = {
+        "train_imdb",
+        "training",
+        "inference",
+        "load",
+        "explain_faithfulness",
+        "gpu_epoch",
+        "gpu_serving",
+    }
+    assert expected <= names
 
 
 def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
@@ -115,3 +125,14 @@ def test_phrase_labels_counts_the_reviews_holding_each_phrase(tmp_path):
     assert "| not bad | 16 | 4 | 0.25 (" in whole
     assert "| never boring | 0 | 0 | - |" in whole
     assert "(10 reviews)" in sample
+
+
+def test_gpu_serving_smoke_runs_the_classifier_against_the_pipeline(tmp_path):
+    """The GPU serving benchmark end to end on a few reviews (on a CPU where there is no GPU)."""
+    output = tmp_path / "gpu_serving.json"
+    result = run_script("benchmarks/gpu_serving.py", "--smoke", "--output", str(output))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["engine"]: row for row in json.loads(output.read_text())["rows"]}
+    assert rows["transformers.pipeline fp32"]["x pipeline"] == 1.0
+    assert rows["Classifier torch fp32"]["agreement with fp32"] == 1.0
+    assert len(rows) == 3 and all(row["reviews/s"] > 0 for row in rows.values())
