@@ -158,7 +158,6 @@ def test_sweep_refuses_bad_data_with_one_line_and_writes_nothing(tiny_distilbert
 
 @pytest.mark.parametrize("name", RAY_FILES)
 def test_ray_engine_refuses_bad_files_before_starting_ray(trained_model_dir, tmp_path, capsys, name):
-    pytest.importorskip("ray")
     filename, content = RAY_FILES[name]
     path = write(tmp_path, name, filename, content)
     out = tmp_path / "out"
@@ -180,7 +179,6 @@ def test_ray_engine_refuses_bad_files_before_starting_ray(trained_model_dir, tmp
     ids=" ".join,
 )
 def test_ray_engine_refuses_absurd_flag_values(trained_model_dir, tmp_path, capsys, flags):
-    pytest.importorskip("ray")
     data = tmp_path / "reviews.csv"
     data.write_text("text\na superb film .\n")
     out = tmp_path / "out"

@@ -195,7 +195,6 @@ def test_missing_ray_is_a_user_error(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    pytest.importorskip("ray.data")
     import ray
 
     root = Path(__file__).resolve().parents[2]

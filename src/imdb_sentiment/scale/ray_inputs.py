@@ -85,11 +85,13 @@ def _arrow_type(values):
     """The Arrow type of a column's sampled values; ``string`` when Arrow cannot type them as one."""
     import pyarrow as pa
 
+    # A column whose values are of several kinds (strings and numbers in a CSV, say) has no one
+    # Arrow type. pyarrow raises one of these three, which one depending on the mix; none of them
+    # means a feature is missing here, and the column is then read as text.
+    mixed_kinds = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)  # mixed kinds, not a stub
     try:
         return pa.array(values, from_pandas=True).type
-    # pyarrow raises one of these three (which one depends on the mix) for values of several
-    # kinds in one column, e.g. strings and numbers in a CSV: the column is read as text.
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except mixed_kinds:
         return pa.string()
 
 
