@@ -97,3 +97,20 @@ def cad_texts() -> list[str]:
     from imdb_sentiment.training.counterfactuals import EMBEDDED_CAD
 
     return [t for name in ("train", "dev") for t in pd.read_parquet(EMBEDDED_CAD / f"{name}.parquet")["text"]]
+
+
+def measure(runners: dict, texts: list[str], batch_size: int, rounds: int) -> dict:
+    """``{name: (best seconds, labels)}`` for ``runners`` (``name -> run(texts, batch_size) -> labels``),
+    each warmed up on one batch, then timed over ``rounds`` rounds that alternate between them, so
+    that load from other processes hits them alike."""
+    import time
+
+    best, labels = {}, {}
+    for run in runners.values():  # warm-up: first calls allocate, compile, start CUDA
+        run(texts[:batch_size], batch_size)
+    for _ in range(rounds):
+        for name, run in runners.items():
+            started = time.perf_counter()
+            labels[name] = run(texts, batch_size)  # numpy on the host: a GPU has finished
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+    return {name: (best[name], labels[name]) for name in runners}

@@ -32,13 +32,12 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from common import build_random_distilbert
+from common import build_random_distilbert, measure
 
 PROJECT_ENGINES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "openvino-int8", "auto")
 
@@ -159,19 +158,6 @@ def contenders(model_dir: Path, workdir: Path) -> dict:
 
 def _scorer(classifier):
     return lambda texts, b: classifier.predict_logits(texts, batch_size=b).argmax(axis=1)
-
-
-def measure(runners: dict, texts: list[str], batch_size: int, rounds: int) -> dict:
-    """name -> (best seconds, labels); rounds alternate between engines."""
-    best, labels = {}, {}
-    for run in runners.values():  # warm-up
-        run(texts[:batch_size], batch_size)
-    for _ in range(rounds):
-        for name, run in runners.items():
-            started = time.perf_counter()
-            labels[name] = run(texts, batch_size)
-            best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
-    return {name: (best[name], labels[name]) for name in runners}
 
 
 def table(results: dict, n: int, gold: np.ndarray | None) -> list[dict]:

@@ -85,10 +85,9 @@ def _arrow_type(values):
     """The Arrow type of a column's sampled values; ``string`` when Arrow cannot type them as one."""
     import pyarrow as pa
 
-    # A column whose values are of several kinds (strings and numbers in a CSV, say) has no one
-    # Arrow type. pyarrow raises one of these three, which one depending on the mix; none of them
-    # means a feature is missing here, and the column is then read as text.
-    mixed_kinds = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)  # mixed kinds, not a stub
+    # A column of values of several kinds (strings and numbers in a CSV, say) has no one Arrow type:
+    # pyarrow raises one of these three, depending on the mix (none means a missing feature here).
+    mixed_kinds = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
     try:
         return pa.array(values, from_pandas=True).type
     except mixed_kinds:

@@ -21,7 +21,9 @@ The export check's verdict (which engines are accepted) is trusted on every CPU.
 arithmetic between CPUs: OpenVINO's bf16 where the CPU has it (1.000 of fp32's labels in every
 measured table), and ONNX Runtime's int8 on CPUs without VNNI (saturating int16 pair sums), which
 moved labels within the check's noise when emulated (docs/benchmarks.md, "int8 on CPUs without
-VNNI"); NNCF's int8 there is not measured. On a GPU ``auto`` is always ``torch``, which serves fp16 or bf16 as the card supports.
+VNNI"); NNCF's int8 there is not measured.
+
+On a GPU ``auto`` is always ``torch``, which serves fp16 or bf16 as the card supports.
 """
 
 from __future__ import annotations
