@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import httpx2
+import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.errors import HfHubHTTPError
@@ -30,7 +31,8 @@ MODEL_FILES = [
     "training_config.json",
     "training_curves.png",
 ]
-EXPORTS = ["onnx/manifest.json", "onnx/model.onnx", "openvino/model.xml"]
+# export's folder; exports/model.bin is the OpenVINO IR's weights, read beside model.xml
+EXPORTS = ["exports/export.json", "exports/model.bin", "exports/model.onnx", "exports/model.xml"]
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def model_dir(trained_model_dir, tmp_path) -> Path:
         "model.ckpt",
         "notes.txt",
         *EXPORTS,
-        "onnx/weights.bin",
+        "exports/weights.bin",  # a .bin that is no IR's weights: treated as a pickle
     ]
     for rel in extra:
         (directory / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -154,9 +156,23 @@ def test_dry_run_writes_what_would_be_uploaded_and_calls_nothing(model_dir, tmp_
     assert card.data.eval_results[0].metric_type == "accuracy"
     assert (out / "space" / "app.py").is_file()
     assert main([*args, "--dry-run", str(out), "--include-exports"]) == 0  # a dry run's folder is replaced
-    assert (out / "model" / "onnx" / "model.onnx").is_file() and not (
-        out / "model" / "onnx" / "weights.bin"
-    ).exists()
+    exports = out / "model" / "exports"
+    assert sorted(p.name for p in exports.iterdir()) == sorted(Path(rel).name for rel in EXPORTS)
+
+
+def test_pushed_exports_serve_on_every_engine_as_the_local_model_does(exported_model_dir, tmp_path):
+    """What a push with --include-exports uploads is what a download serves: the OpenVINO IRs keep
+    their weights (.bin), and the manifest still matches the uploaded safetensors."""
+    from imdb_sentiment import Classifier
+
+    out = tmp_path / "out"
+    args = ["push", "--model-dir", str(exported_model_dir), "--repo-id", "me/imdb"]
+    assert main([*args, "--dry-run", str(out), "--include-exports"]) == 0
+    texts = ["a wonderful film", "dull and far too long", "the acting was great"]
+    for backend in ("onnx", "onnx-int8", "openvino", "openvino-int8"):
+        local = Classifier.from_pretrained(exported_model_dir, device="cpu", backend=backend)
+        pushed = Classifier.from_pretrained(out / "model", device="cpu", backend=backend)
+        np.testing.assert_allclose(pushed.predict_logits(texts), local.predict_logits(texts), atol=1e-5)
 
 
 def one_line_error(capsys, argv) -> str:

@@ -48,7 +48,8 @@ MODEL_PATTERNS = (
 )
 RUNS_PATTERN = "runs/*/events.out.tfevents.*"  # --report-to tensorboard (the Hub shows them)
 EXPORT_DIRS = ("exports", "onnx", "openvino")  # serving/exporters' folder (exports/), and older ones
-# Never uploaded, whatever was asked: formats that can run code when loaded.
+# Never uploaded, whatever was asked: formats that can run code when loaded (an exported OpenVINO
+# IR's .bin is raw weights, not one of them: _openvino_weights).
 PICKLE_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.joblib"]
 CARD_PLACEHOLDER = "path/to/this/folder"  # training/card.py's "Use" snippet; the repo id on the Hub
 DRY_RUN_MARKERS = ("model", "space")  # a previous dry run's folder may be replaced, nothing else
@@ -70,13 +71,21 @@ def model_files(model_dir: str | Path, include_exports: bool = False) -> list[st
     chosen = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         rel = path.relative_to(root).as_posix()
-        if any(fnmatch.fnmatch(path.name, pattern) for pattern in PICKLE_PATTERNS):
+        export = include_exports and rel.split("/")[0] in EXPORT_DIRS
+        if any(fnmatch.fnmatch(path.name, p) for p in PICKLE_PATTERNS) and not (
+            export and _openvino_weights(path)
+        ):
             continue
         top_level = "/" not in rel and any(fnmatch.fnmatch(rel, p) for p in MODEL_PATTERNS)
-        export = include_exports and rel.split("/")[0] in EXPORT_DIRS
         if top_level or export or fnmatch.fnmatch(rel, RUNS_PATTERN):
             chosen.append(rel)
     return chosen
+
+
+def _openvino_weights(path: Path) -> bool:
+    """An OpenVINO IR's weights: ``model.bin`` beside its ``model.xml``. Raw tensors that OpenVINO
+    reads at the offsets the XML gives, not a pickle; without them the IR cannot load."""
+    return path.suffix == ".bin" and path.with_suffix(".xml").is_file()
 
 
 def write_model_folder(
