@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from imdb_sentiment import Classifier, TrainConfig, UserError
 from imdb_sentiment.cli import main as cli_main
 from imdb_sentiment.data import load_splits
-from imdb_sentiment.text import InvalidTextError
+from imdb_sentiment.text import InvalidTextError, has_text
 
 BOUND_S = 120  # hang guard for HTTP calls; no test asserts how long anything takes
 LABELS = {"POSITIVE", "NEGATIVE"}
@@ -37,7 +37,6 @@ WEIRD_BUT_VALID = {
     "lone surrogate": "a good \ud800 film \udfff",
     "NUL bytes": "wonderful\x00\x00 film",
     "control characters": "\x01\x02\x1b[31m superb \x7f\x9f",
-    "only control characters": "\x00\x01\x02",
     "10,000 emoji": "\U0001f600" * 10_000,
     "zero-width and bidi": "\u200b\u202e\ufeff awful",
     "1 MB": "wonderful " * 100_000,
@@ -47,6 +46,10 @@ REFUSED = {
     "None": (None, "is None"),
     "empty": ("", "empty or whitespace"),
     "whitespace": (" \n\t\u3000", "empty or whitespace"),
+    # Tokenised to nothing: the model would label an empty review.
+    "only line breaks": ("<br /><br />", "no text once line breaks"),
+    "only control characters": ("\x00\x01\x02", "no text once"),
+    "only invisible characters": ("\u200b\u200d\ufeff", "no text once"),
     "int": (5, "must be a string, not int"),
     "list where a string belongs": (["a", "b"], "must be a string, not list"),
     "bytes": (b"wonderful", "must be a string, not bytes"),
@@ -97,7 +100,7 @@ def test_classifier_takes_arbitrary_unicode(classifier, text):
     try:
         (prediction,) = _timed(lambda: classifier.predict([text]))
     except InvalidTextError as error:
-        assert not text.strip() and "empty or whitespace" in str(error)
+        assert not has_text(text) and ("empty or whitespace" in str(error) or "no text once" in str(error))
     else:
         _sane(prediction)
 

@@ -161,3 +161,12 @@ def test_missing_config_or_weights_is_a_clear_error(model_copy, tmp_path):
     empty.mkdir()
     with pytest.raises(UserError, match="no model.safetensors"):
         Classifier.from_pretrained(empty, device="cpu")
+
+
+def test_a_model_without_its_tokenizer_is_a_clear_error_not_one_label_for_everything(model_copy):
+    """transformers builds an empty tokenizer when none is saved: every word would be [UNK]."""
+    assert (model_copy / "tokenizer.json").is_file()
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (model_copy / name).unlink(missing_ok=True)
+    with pytest.raises(UserError, match="no tokenizer files"):
+        Classifier.from_pretrained(model_copy, device="cpu")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from .errors import UserError
@@ -25,7 +26,7 @@ CHARS_PER_TOKEN_BUDGET = 24
 
 
 class InvalidTextError(UserError, ValueError):
-    """A review that cannot be classified (None, not a string, empty)."""
+    """A review that cannot be classified (None, not a string, empty, nothing readable)."""
 
 
 def clean_text(text: str) -> str:
@@ -55,7 +56,21 @@ def check_text(text: object, index: int | None = None) -> str:
         raise InvalidTextError(f"Review{where} must be a string, not {type(text).__name__}.")
     if not text.strip():
         raise InvalidTextError(f"Review{where} is empty or whitespace only.")
+    if not has_text(text):
+        raise InvalidTextError(
+            f"Review{where} has no text once line breaks (<br />), control and invisible characters "
+            "are removed."
+        )
     return text
+
+
+def has_text(text: str) -> bool:
+    """Whether anything readable is left once cleaned: not only ``<br />``, control characters or
+    invisible format characters (zero-width spaces, joiners, byte-order marks), which tokenise to
+    nothing and would leave the model to label an empty review."""
+    return any(
+        not char.isspace() and unicodedata.category(char) != "Cf" for char in clean_text(sanitize_text(text))
+    )
 
 
 def prepare_text(text: str, max_length: int) -> str:

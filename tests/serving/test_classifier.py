@@ -76,6 +76,25 @@ def test_bad_reviews_are_value_errors_naming_the_problem(classifier, value, mess
 def test_a_single_string_is_refused(classifier):
     with pytest.raises(ValueError, match="list"):
         classifier.predict("a superb film")
+    with pytest.raises(ValueError, match="not int"):
+        classifier.predict(5)
+
+
+def test_any_iterable_of_reviews_is_taken_like_a_list(classifier):
+    import pandas as pd
+
+    texts = ["a superb film", "an awful film"]
+    expected = [p.label for p in classifier.predict(texts)]
+    for given in (pd.Series(texts), np.array(texts), (t for t in texts), tuple(texts)):
+        assert [p.label for p in classifier.predict(given)] == expected
+
+
+def test_batch_sizes_and_threads_below_one_are_refused(classifier, trained_model_dir):
+    for bad in (0, -1):
+        with pytest.raises(UserError, match="at least 1"):
+            classifier.predict(["a superb film"], batch_size=bad)
+        with pytest.raises(UserError, match="threads must be at least 1"):
+            Classifier.from_pretrained(trained_model_dir, device="cpu", threads=bad)
 
 
 def test_hostile_text_is_sanitised_and_capped(classifier):

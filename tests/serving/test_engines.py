@@ -195,3 +195,66 @@ def test_torch_on_a_gpu_serves_the_precision_the_card_supports(monkeypatch, card
     monkeypatch.setattr("imdb_sentiment.precision.cuda_card", lambda: card)
     assert TorchBackend(None, "cuda", half=True).precision == expected
     assert TorchBackend(None, "cpu", half=True).precision == "fp32"
+
+
+def copy_of(exported: Path, tmp_path: Path) -> Path:
+    directory = tmp_path / "saved_model"
+    shutil.copytree(exported, directory)
+    return directory
+
+
+def edit_manifest(directory: Path, edit) -> None:
+    path = directory / EXPORT_DIR / MANIFEST
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_an_engine_the_check_rejected_is_served_only_by_name_and_says_so(exported, tmp_path):
+    directory = copy_of(exported, tmp_path)
+    edit_manifest(directory, lambda m: m["accepted"].update({"onnx-int8": False}))
+    assert "onnx-int8" not in exported_backends(directory)
+    named = Classifier.from_pretrained(directory, device="cpu", backend="onnx-int8")
+    assert named.backend_name == "onnx-int8"
+    assert named.engine_reason.startswith("onnx-int8: asked for, although the export check rejected it")
+    assert "agree with fp32 on" in named.engine_reason
+
+
+@pytest.mark.parametrize(
+    ("backend", "damage"),
+    [
+        ("onnx-int8", lambda d: (d / "model.int8.onnx").write_bytes(b"not a protobuf")),
+        ("openvino", lambda d: (d / "model.bin").unlink()),
+        ("openvino-int8", lambda d: (d / "model.int8.xml").write_text("<net")),
+    ],
+)
+def test_a_damaged_export_file_is_one_error_by_name_and_torch_under_auto(exported, tmp_path, backend, damage):
+    directory = copy_of(exported, tmp_path)
+    damage(directory / EXPORT_DIR)
+    with pytest.raises(UserError, match="could not be loaded .*damaged or incomplete. Export again"):
+        Classifier.from_pretrained(directory, device="cpu", backend=backend)
+    # auto trusts the manifest's ranking on this CPU: make the damaged engine its first choice
+
+    def first_choice(manifest):
+        manifest["accepted"][backend] = True
+        manifest["ranking"]["engines"] = [{"engine": backend, "reviews_per_s": 1e9}]
+
+    edit_manifest(directory, first_choice)
+    served = Classifier.from_pretrained(directory, device="cpu")
+    assert served.backend_name == "torch"
+    assert served.engine_reason.startswith(f"torch: {backend} {EXPORT_DIR}/") and "could not be loaded" in (
+        served.engine_reason
+    )
+    assert served.predict(["a superb film"])[0].label in {"POSITIVE", "NEGATIVE"}
+
+
+def test_a_missing_or_damaged_manifest_says_so(exported, tmp_path):
+    directory = copy_of(exported, tmp_path)
+    for content in ("[1, 2]", "{", None):
+        path = directory / EXPORT_DIR / MANIFEST
+        path.unlink(missing_ok=True)
+        if content is not None:
+            path.write_text(content)
+        assert Classifier.from_pretrained(directory, device="cpu").backend_name == "torch"
+        with pytest.raises(UserError, match="export.json .* is missing or damaged"):
+            Classifier.from_pretrained(directory, device="cpu", backend="onnx")

@@ -10,7 +10,7 @@ pickle checkpoints and remote code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +20,13 @@ from ..config import TrainConfig
 from ..errors import UserError, is_local_path
 from ..model import _from_pretrained, load_tokenizer
 from ..text import Encoder, InvalidTextError, check_text
-from .engines import EXPORT_FILES, TorchBackend, choose_backend, default_threads, load_engine
+from .engines import EXPORT_DIR, EXPORT_FILES, TorchBackend, choose_backend, default_threads, load_engine
 from .scores import softmax
 
 DEFAULT_MAX_LENGTH = 512
 PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
+# A vocabulary in one of the forms tokenizers save (fast, WordPiece, BPE, sentencepiece).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "*.model")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ def check_model_dir(path: Path) -> None:
         raise UserError(f"'{path}' has no model.safetensors: it is not a saved model.")
     if not (path / "config.json").is_file():
         raise UserError(f"'{path}' has no config.json: it is not a saved model.")
+    # Without its vocabulary transformers builds an empty tokenizer and every word becomes [UNK]:
+    # the model would serve one label for everything instead of failing.
+    if not any(any(path.glob(pattern)) for pattern in TOKENIZER_FILES):
+        raise UserError(
+            f"'{path}' has no tokenizer files ({', '.join(TOKENIZER_FILES)}): copy them from where the "
+            "model was trained, or save the tokenizer with it (`tokenizer.save_pretrained(dir)`)."
+        )
 
 
 # What a saved classifier's Hub repo holds that serving reads: never pickles or checkpoints.
@@ -137,6 +146,24 @@ def max_length_checked(max_length: int, config) -> int:
     return max_length
 
 
+def _exported_engine(name: str, reason: str, auto: bool, model_dir: Path, threads: int):
+    """(engine, reason) for the exported engine ``name``; a file its runtime cannot load (damaged,
+    truncated, its OpenVINO weights missing) is a UserError when asked for by name, and under
+    ``auto`` (None, why) so that torch serves instead."""
+    try:
+        return load_engine(name, model_dir, threads), reason
+    except UserError:
+        raise
+    except Exception as error:  # ONNX Runtime and OpenVINO raise their own types for bad files
+        problem = f"{EXPORT_DIR}/{EXPORT_FILES[name]} could not be loaded ({type(error).__name__})"
+        if not auto:
+            raise UserError(
+                f"In '{model_dir}', {problem}: the export is damaged or incomplete. Export again: "
+                f"python -m imdb_sentiment export --model-dir {model_dir}"
+            ) from error
+        return None, f"torch: {name} {problem}"
+
+
 class Classifier:
     """A sentiment classifier ready for inference."""
 
@@ -206,18 +233,23 @@ class Classifier:
         name = str(local)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         chosen, reason = choose_backend(backend, local if local.is_dir() else None, device)
+        if threads is not None and threads < 1:
+            raise UserError(f"threads must be at least 1, not {threads}.")
         threads = threads or default_threads()
         if device == "cpu" and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         tokenizer = load_tokenizer(name)
         trained = TrainConfig.load(local) if local.is_dir() else None
+        engine = None
         if chosen in EXPORT_FILES:
+            engine, reason = _exported_engine(chosen, reason, backend == "auto", local, threads)
+        if engine is not None:
             from transformers import AutoConfig
 
             config = AutoConfig.from_pretrained(name, trust_remote_code=False)
             model = None
-            engine = load_engine(chosen, local, threads)
         else:
+            chosen = chosen if chosen not in EXPORT_FILES else "torch"
             model = load_classifier_model(name).to(device).eval()
             config = model.config
             engine = load_engine(chosen, None, threads, device, model)
@@ -237,8 +269,12 @@ class Classifier:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids for each review, validated, cleaned and truncated as in training."""
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        if isinstance(texts, (str, bytes)):
             raise InvalidTextError("predict() takes a list of reviews, not a single string.")
+        if not isinstance(texts, Sequence):  # a pandas Series, a numpy array, a generator
+            if not isinstance(texts, Iterable):
+                raise InvalidTextError(f"predict() takes a list of reviews, not {type(texts).__name__}.")
+            texts = list(texts)
         checked = [check_text(text, i) for i, text in enumerate(texts)]
         return self.encoder(checked)["input_ids"] if checked else []
 
@@ -248,6 +284,8 @@ class Classifier:
     def predict_logits(
         self, texts: Sequence[str], batch_size: int = 32, max_batch_tokens: int = 16384
     ) -> np.ndarray:
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise UserError("batch_size and max_batch_tokens must be at least 1.")
         ids = self.encode(texts)
         lengths = [len(row) for row in ids]
         result = np.zeros((len(ids), len(self.id2label)), dtype=np.float32)

@@ -64,14 +64,17 @@ def weights_fingerprint(model_dir: Path) -> dict:
 def read_manifest(model_dir: Path) -> dict | None:
     path = Path(model_dir) / EXPORT_DIR / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None  # damaged: as if there were none
 
 
 def export_is_current(model_dir: Path, manifest: dict) -> bool:
     """True when the export was made from the weights now in ``model_dir`` (cheap when unchanged)."""
-    source = manifest.get("source", {})
+    source = manifest.get("source")
+    if not isinstance(source, dict):
+        return False
     weights = Path(model_dir) / "model.safetensors"
     try:
         stat = weights.stat()
@@ -126,7 +129,25 @@ def choose_backend(requested: str, model_dir: Path | None, device: str) -> tuple
             )
     if requested in EXPORT_FILES:
         _check_exported(requested, model_dir, device)
+        rejected = _rejection(requested, read_manifest(model_dir))
+        if rejected:
+            return requested, f"{requested}: asked for, although {rejected}"
     return requested, f"{requested}: asked for"
+
+
+def _rejection(name: str, manifest: dict) -> str:
+    """Why the export check rejected ``name`` ("" if it passed): served only when asked for by name,
+    and then the reason says so (the CLI and the app show it)."""
+    if manifest.get("accepted", {}).get(name, False):
+        return ""
+    check = manifest.get("checks", {}).get(name) or {}
+    if "agreement" not in check:
+        return "the export check did not accept it"
+    worst = min((check, check.get("alone") or check), key=lambda figures: figures["agreement"])
+    return (
+        "the export check rejected it (its labels agree with fp32 on "
+        f"{worst['agreement']:.3f} of {worst.get('n', '?')} reviews)"
+    )
 
 
 def _check_exported(name: str, model_dir: Path | None, device: str) -> None:
@@ -141,7 +162,12 @@ def _check_exported(name: str, model_dir: Path | None, device: str) -> None:
             f"write it with `python -m imdb_sentiment export --model-dir {model_dir}`."
         )
     manifest = read_manifest(model_dir)
-    if manifest is None or not export_is_current(model_dir, manifest):
+    if manifest is None:
+        raise UserError(
+            f"{EXPORT_DIR}/{MANIFEST} in '{model_dir}' is missing or damaged, so nothing says which "
+            f"weights the export came from; export again: python -m imdb_sentiment export --model-dir {model_dir}"
+        )
+    if not export_is_current(model_dir, manifest):
         raise UserError(
             f"The export in '{model_dir}' was made from other weights than its "
             "model.safetensors; export again."
