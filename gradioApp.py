@@ -4,7 +4,8 @@
     python gradioApp.py --model-dir my_model --port 8080
     python gradioApp.py --host 0.0.0.0 --share          # only when you mean to expose it
 
-Without a model at --model-dir it exits at once (status 2) saying how to train one.
+Without a model at --model-dir, or when --port is taken, it exits at once (status 2) with one line
+saying what to do.
 """
 
 from __future__ import annotations
@@ -30,13 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     from imdb_sentiment.memory import limit_malloc_growth
 
     limit_malloc_growth()  # before the model and the request threads allocate: keeps RSS flat
-    from imdb_sentiment.cli.arguments import classifier_from_args
-
-    try:  # load before importing gradio, so a missing model is reported at once
-        classifier = classifier_from_args(args)
+    try:
+        serve(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def serve(args: argparse.Namespace) -> None:
+    from imdb_sentiment.cli.arguments import check_port_free, classifier_from_args
+
+    check_port_free(args.host, args.port)  # a busy port is found before the model loads
+    classifier = classifier_from_args(args)  # before importing gradio: a missing model is reported at once
 
     from imdb_sentiment.serving.app import build_demo, launch
 
@@ -44,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     # runs atexit and the app's download folder under the temp dir is removed.
     signal.signal(signal.SIGTERM, _interrupt)
     launch(build_demo(classifier, model_dir=args.model_dir), host=args.host, port=args.port, share=args.share)
-    return 0
 
 
 if __name__ == "__main__":

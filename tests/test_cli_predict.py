@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from imdb_sentiment import UserError
 from imdb_sentiment.cli import main
+from imdb_sentiment.serving.batch import write_predictions
 
 from helpers import make_reviews
 
@@ -122,3 +126,60 @@ def test_evaluate_missing_split_is_a_user_error(trained_model_dir, tmp_path, cap
     args = ["evaluate", "--model-dir", str(trained_model_dir), "--data", str(data), "--split", "test"]
     assert main(args) == 2
     assert "no test split" in capsys.readouterr().err
+
+
+def test_a_missing_text_column_suggests_the_text_column_flag(tiny_distilbert, tmp_path, capsys):
+    source = tmp_path / "reviews.csv"
+    source.write_text("review,stars\na superb film .,5\n")
+    assert main(predict(tiny_distilbert, "--file", str(source))) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no column 'text'" in line and "'review', 'stars'" in line and "Pass --text-column" in line
+
+
+JSON_ARRAYS = {
+    "one line": '["a superb film .", "an awful film ."]\n',
+    "records in an array": '[{"text": "a superb film .", "label": 1}]',
+    "pretty-printed": '[\n  {"text": "a superb film .", "label": 1}\n]\n',
+}
+
+
+@pytest.mark.parametrize("content", JSON_ARRAYS.values(), ids=JSON_ARRAYS.keys())
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_json_array_is_named_as_such(tiny_distilbert, tmp_path, capsys, command, content):
+    source = tmp_path / "reviews.json"
+    source.write_text(content)
+    flag = "--file" if command == "predict" else "--data"
+    assert main([command, "--model-dir", str(tiny_distilbert), flag, str(source)]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "holds JSON arrays, not objects with a 'text'" in line, line
+    assert "its columns are" not in line and "--text-column" not in line
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_failed_write_leaves_neither_output_nor_staging_file(tmp_path, monkeypatch, suffix):
+    def disk_full(self, path, *args, **kwargs):
+        Path(path).write_text("half a table")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    for writer in ("to_json", "to_csv", "to_parquet"):
+        monkeypatch.setattr(pd.DataFrame, writer, disk_full)
+    table = pd.DataFrame({"index": [0], "label": ["POSITIVE"], "error": [None]})
+    with pytest.raises(UserError, match="No space left"):
+        write_predictions(table, tmp_path / f"out{suffix}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_writes_no_metrics_file_when_the_write_fails(tiny_distilbert, tmp_path, capsys, monkeypatch):
+    data = tmp_path / "labelled.csv"
+    make_reviews(8, seed=9, max_words=12).to_csv(data, index=False)
+
+    def disk_full(self, text, *args, **kwargs):
+        Path.write_bytes(self, text[:5].encode())
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    saved = tmp_path / "metrics.json"
+    args = ["evaluate", "--model-dir", str(tiny_distilbert), "--data", str(data), "--output", str(saved)]
+    assert main(args) == 2
+    assert "No space left" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labelled.csv"]

@@ -133,3 +133,47 @@ def test_rows_without_text_are_dropped(tmp_path):
     frame.to_parquet(path := tmp_path / "r.parquet")
     splits = load_splits(TrainConfig(data=str(path), max_eval_samples=None, max_train_samples=None))
     assert len(splits.train) + len(splits.validation) == 38
+
+
+def test_a_folder_reads_only_the_split_files_it_documents(tmp_path, reviews):
+    reviews.iloc[:40].to_csv(tmp_path / "train.csv", index=False)
+    reviews.iloc[40:].to_csv(tmp_path / "test.csv", index=False)
+    # Names that merely start with a split's name are other data, not more of the split.
+    make_reviews(30, seed=9).to_csv(tmp_path / "train_backup.csv", index=False)
+    make_reviews(30, seed=8).to_csv(tmp_path / "testimonials_notes.csv", index=False)
+    tables = read_source(str(tmp_path))
+    assert (len(tables["train"]), len(tables["test"])) == (40, 20)
+
+
+def test_a_folder_reads_every_shard_of_a_hub_export(tmp_path, reviews):
+    reviews.iloc[:30].to_parquet(tmp_path / "train-00000-of-00002.parquet")
+    reviews.iloc[30:40].to_parquet(tmp_path / "train-00001-of-00002.parquet")
+    reviews.iloc[40:].to_parquet(tmp_path / "test-00000-of-00001.parquet")
+    tables = read_source(str(tmp_path))
+    assert sorted_rows(tables["train"]) == sorted_rows(reviews.iloc[:40])
+    assert len(tables["test"]) == 20
+
+
+@pytest.mark.parametrize(("labels", "shown"), [([0, 1, -1], "-1"), ([0.0, 1.0, 0.9], "0.9")])
+def test_unknown_labels_are_shown_as_plain_values(tmp_path, labels, shown):
+    pd.DataFrame({"text": ["good", "bad", "meh"] * 4, "label": labels * 4}).to_csv(
+        path := tmp_path / "data.csv", index=False
+    )
+    with pytest.raises(UserError, match=f"Unknown label values: {shown}\\. ") as error:
+        load_splits(TrainConfig(data=str(path)))
+    assert "np." not in str(error.value)
+
+
+def test_too_little_data_for_a_validation_split_says_what_to_do(tmp_path):
+    make_reviews(10).to_csv(path := tmp_path / "data.csv", index=False)  # 10% of 10: one review
+    with pytest.raises(UserError, match="too small for a validation split.*--validation-fraction") as error:
+        load_splits(TrainConfig(data=str(path), validation_fraction=0.1))
+    assert "test_size" not in str(error.value)  # sklearn's words
+
+
+def test_a_numeric_text_column_is_named_as_such(tmp_path):
+    pd.DataFrame({"id": ["a", "b"] * 5, "text": range(10), "label": [0, 1] * 5}).to_csv(
+        path := tmp_path / "data.csv", index=False
+    )
+    with pytest.raises(UserError, match="text column 'text' holds numbers, not text.*--text-column"):
+        load_splits(TrainConfig(data=str(path)))

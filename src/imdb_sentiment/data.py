@@ -15,6 +15,7 @@ looks at; the test split, when the source has one, is only used for the final re
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,36 @@ _LABEL_ALIASES = {
 }
 
 
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def json_arrays_message(name: str, fields: tuple[str, ...]) -> str:
+    """What to say about a JSON file of arrays (``["a review", ...]``), read as JSON Lines: its
+    "columns" are 0, 1, ... or it does not parse, and naming those would not tell what is wrong."""
+    example = ", ".join(f'"{field}": ...' for field in fields)
+    return (
+        f"{name} holds JSON arrays, not objects with a {' and a '.join(map(repr, fields))} field: "
+        f"write one JSON object per line (JSON Lines), e.g. {{{example}}}."
+    )
+
+
+def reads_as_json_arrays(table: pd.DataFrame) -> bool:
+    """True for a table read from JSON arrays: only those give columns named by numbers (CSV
+    headers, parquet and Hub column names are text)."""
+    return len(table.columns) > 0 and pd.api.types.is_integer_dtype(table.columns.dtype)
+
+
+def _starts_a_json_array(path: Path) -> bool:
+    """True for a JSON file whose first character is ``[`` (for the message of a failed read)."""
+    if path.suffix.lower() not in JSON_SUFFIXES:
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+    except OSError:
+        return False
+
+
 @dataclass
 class Splits:
     """Reviews as DataFrames with columns ``text`` (str) and ``label`` (0 = neg, 1 = pos)."""
@@ -69,6 +100,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except UnicodeDecodeError as error:
         raise UserError(f"'{path}' is not valid UTF-8 text ({error.reason}).") from error
     except (ValueError, OSError, pd.errors.ParserError) as error:
+        if _starts_a_json_array(path):  # a pretty-printed array: each of its lines fails to parse
+            raise UserError(json_arrays_message(f"'{path}'", ("text",))) from error
         raise UserError(f"Could not read '{path}': {str(error).splitlines()[0]}") from error
     if len(table.columns) == 0:  # an empty JSON Lines file reads as a table with no columns
         raise UserError(f"'{path}' is empty: it has no columns and no rows.")
@@ -93,7 +126,7 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
         return {split: table for split, table in tables.items() if table is not None}
     tables = {}
     for split in ("train", "test"):
-        files = sorted(p for p in root.glob(f"{split}*") if p.is_file() and p.suffix.lower() in FILE_READERS)
+        files = sorted(p for p in root.iterdir() if p.is_file() and _is_split_file(p, split))
         if files:
             tables[split] = pd.concat([read_table(p) for p in files], ignore_index=True)
     if "train" not in tables:
@@ -102,6 +135,14 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
             "layout (train/pos/*.txt, train/neg/*.txt)."
         )
     return tables
+
+
+def _is_split_file(path: Path, split: str) -> bool:
+    """``train.csv``, or a shard of a Hub export (``train-00000-of-00002.parquet``); not any name
+    that merely starts so (``train_backup.csv``, ``testimonials.csv``), which would mix other data
+    into the split."""
+    stem = re.fullmatch(rf"{split}(-\d+-of-\d+)?", path.stem)
+    return stem is not None and path.suffix.lower() in FILE_READERS
 
 
 def _read_hub(name: str) -> dict[str, pd.DataFrame]:
@@ -141,7 +182,8 @@ def normalize_labels(values: pd.Series) -> np.ndarray:
         else:
             unknown.append(value)
     if unknown:
-        shown = ", ".join(repr(v) for v in unknown[:5])
+        # Plain values: repr of a numpy scalar reads np.int64(-1)
+        shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in unknown[:5])
         raise UserError(f"Unknown label values: {shown}. Use 0/1, neg/pos or negative/positive.")
     return values.map(mapping).to_numpy(dtype=np.int64)
 
@@ -149,6 +191,8 @@ def normalize_labels(values: pd.Series) -> np.ndarray:
 def standardize(table: pd.DataFrame, text_column: str, label_column: str, split: str) -> pd.DataFrame:
     """Columns ``text`` and ``label`` (0/1); rows with a missing or blank text are dropped."""
     missing = [c for c in (text_column, label_column) if c not in table.columns]
+    if missing and reads_as_json_arrays(table):
+        raise UserError(json_arrays_message(f"The {split} data", (text_column, label_column)))
     if missing:
         raise UserError(
             f"The {split} data has no column {', '.join(map(repr, missing))}; its columns are "
@@ -157,9 +201,16 @@ def standardize(table: pd.DataFrame, text_column: str, label_column: str, split:
     if table[label_column].isna().any():
         raise UserError(f"The {split} data has {int(table[label_column].isna().sum())} rows without a label.")
     text = table[text_column]
+    if pd.api.types.is_numeric_dtype(text):  # bool too: a numbered or label column passed as text
+        raise UserError(
+            f"The {split} data's text column {text_column!r} holds numbers, not text; its columns are "
+            f"{', '.join(map(repr, map(str, table.columns)))}. Pass --text-column with the reviews' column."
+        )
     usable = text.map(lambda t: isinstance(t, str) and bool(t.strip()))
     if not usable.all():
-        logger.warning("Dropping %d %s rows with a missing or empty text.", int((~usable).sum()), split)
+        logger.warning(
+            "Dropping %d %s rows without text (missing, empty or not a string).", (~usable).sum(), split
+        )
     table = table[usable]
     if table.empty:
         raise UserError(f"The {split} data has no rows with text.")
@@ -199,8 +250,12 @@ def load_splits(config: TrainConfig) -> Splits:
             stratify=train["label"],
             random_state=config.seed,
         )
-    except ValueError as error:
-        raise UserError(f"Too little data for a validation split: {error}") from error
+    except ValueError as error:  # sklearn's words ("test_size = 1 should be ...") do not say what to do
+        raise UserError(
+            f"The training data ({len(train)} reviews) is too small for a validation split of "
+            f"{config.validation_fraction:g}: both splits need each class at least once. Add data or "
+            "change --validation-fraction."
+        ) from error
     test = None
     if "test" in tables:
         test = standardize(tables["test"], config.text_column, config.label_column, "test")

@@ -191,3 +191,126 @@ def test_ray_engine_refuses_absurd_flag_values(trained_model_dir, tmp_path, caps
 def test_local_predict_refuses_a_batch_size_below_one(trained_model_dir, capsys, value):
     argv = ["predict", "--model-dir", str(trained_model_dir), "--batch-size", value, "a superb film ."]
     one_error_line(capsys, cli_main(argv), value)
+
+
+# --- serving flags: --device, --top, --max-samples (refused before any model loads) ---------------
+
+
+def refuse_to_load(monkeypatch) -> None:
+    """Make loading a model fail loudly: a refusal must come before it (and before any scoring)."""
+
+    def loaded(args):
+        raise AssertionError("the model was loaded before the bad input was refused")
+
+    monkeypatch.setattr("imdb_sentiment.cli.scoring.classifier_from_args", loaded)
+    monkeypatch.setattr("imdb_sentiment.cli.model_tools.classifier_from_args", loaded)
+
+
+def serving_command(command: str, model_dir: Path, data: Path) -> list[str]:
+    """The smallest valid call of a command that serves a model."""
+    extra = {
+        "predict": ["a superb film ."],
+        "explain": ["a superb film ."],
+        "evaluate": ["--data", str(data)],
+    }
+    return [command, "--model-dir", str(model_dir), *extra.get(command, [])]
+
+
+@pytest.fixture
+def labelled_csv(tmp_path) -> Path:
+    path = tmp_path / "labelled.csv"
+    path.write_text("text,label\na superb film .,1\nan awful film .,0\n")
+    return path
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "explain", "check"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "tpu"])
+def test_an_unknown_device_names_the_valid_ones(tiny_distilbert, labelled_csv, capsys, command, device):
+    status = cli_main([*serving_command(command, tiny_distilbert, labelled_csv), "--device", device])
+    line = one_error_line(capsys, status, device)
+    assert "--device" in line and "cpu, cuda or cuda:<index>" in line
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "explain", "check"])
+def test_cuda_without_a_gpu_says_so(tiny_distilbert, labelled_csv, capsys, monkeypatch, command):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    status = cli_main([*serving_command(command, tiny_distilbert, labelled_csv), "--device", "cuda"])
+    assert "no CUDA GPU is available" in one_error_line(capsys, status, command)
+
+
+def test_a_gpu_index_past_the_last_gpu_is_refused(tiny_distilbert, labelled_csv, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    status = cli_main([*serving_command("predict", tiny_distilbert, labelled_csv), "--device", "cuda:2"])
+    assert "cuda:0 to cuda:1" in one_error_line(capsys, status, "cuda:2")
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_explain_refuses_a_top_below_one(tiny_distilbert, capsys, monkeypatch, value):
+    refuse_to_load(monkeypatch)
+    argv = ["explain", "--model-dir", str(tiny_distilbert), "--top", value, "a superb film ."]
+    assert "--top" in one_error_line(capsys, cli_main(argv), value)
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_evaluate_refuses_a_max_samples_below_one(tiny_distilbert, labelled_csv, capsys, monkeypatch, value):
+    refuse_to_load(monkeypatch)
+    argv = [*serving_command("evaluate", tiny_distilbert, labelled_csv), "--max-samples", value]
+    assert "--max-samples" in one_error_line(capsys, cli_main(argv), value)
+
+
+# --- --output of predict and evaluate: checked before the model loads, nothing left behind --------
+
+
+def bad_outputs(tmp: Path, suffix: str) -> dict[str, tuple[Path, str]]:
+    """Output paths that cannot be written, with what the error says."""
+    folder = tmp / f"folder{suffix}"
+    folder.mkdir()
+    a_file = tmp / "a_file.txt"
+    a_file.write_text("not a folder")
+    return {
+        "missing folder": (tmp / "nowhere" / f"out{suffix}", "does not exist"),
+        "under /proc": (Path("/proc/x") / f"out{suffix}", "does not exist"),
+        "an existing folder": (folder, "is a directory"),
+        "under a file": (a_file / f"out{suffix}", "not a folder"),
+    }
+
+
+def leftovers(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.rglob(".*"))
+
+
+def test_predict_refuses_a_bad_output_before_scoring(tiny_distilbert, tmp_path, capsys, monkeypatch):
+    refuse_to_load(monkeypatch)
+    data = tmp_path / "reviews.csv"
+    data.write_text("text\na superb film .\n")
+    outputs = {**bad_outputs(tmp_path, ".csv"), "unsupported suffix": (tmp_path / "out.txt", "must end in")}
+    for name, (output, message) in outputs.items():
+        argv = ["predict", "--model-dir", str(tiny_distilbert), "--file", str(data), "--output", str(output)]
+        assert message in one_error_line(capsys, cli_main(argv), name), name
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.txt").exists()
+
+
+def test_evaluate_refuses_a_bad_output_before_scoring(
+    tiny_distilbert, labelled_csv, tmp_path, capsys, monkeypatch
+):
+    refuse_to_load(monkeypatch)
+    for name, (output, message) in bad_outputs(tmp_path, ".json").items():
+        argv = [*serving_command("evaluate", tiny_distilbert, labelled_csv), "--output", str(output)]
+        assert message in one_error_line(capsys, cli_main(argv), name), name
+    assert leftovers(tmp_path) == []
+
+
+# --- the hint for a missing text column fits the command --------------------------------------------
+
+
+def test_export_check_data_without_a_text_column_names_it_and_no_missing_flag(
+    tiny_distilbert, tmp_path, capsys
+):
+    model_copy = Path(shutil.copytree(tiny_distilbert, tmp_path / "model"))
+    data = tmp_path / "nocol.csv"
+    data.write_text("review,label\na superb film .,1\n")
+    status = cli_main(["export", "--model-dir", str(model_copy), "--check-data", str(data)])
+    line = one_error_line(capsys, status, "no text column")
+    assert "no column 'text'" in line and "'review'" in line and "--text-column" not in line
+    assert not (model_copy / "exports").exists()

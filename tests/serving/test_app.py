@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from gradio_client import Client, handle_file
 
-from imdb_sentiment import Classifier
+from imdb_sentiment import Classifier, UserError
 from imdb_sentiment.serving.app import EXAMPLES, AppSettings, Service, build_demo, launch
 from imdb_sentiment.serving.downloads import PREFIX
 from imdb_sentiment.serving.what_if import EXAMPLE_PAIRS, verdict_line, word_diff
@@ -114,6 +114,15 @@ def test_file_limits_and_bad_files(classifier, tmp_path):
         assert "<b>" not in caught.value.message  # uploaded names and columns are shown as text
     with pytest.raises(gr.Error, match="Upload"):
         service.predict_file(None)
+
+
+def test_a_file_without_a_text_column_names_it_and_no_cli_flag(tiny_distilbert, tmp_path):
+    service = Service(Classifier.from_pretrained(tiny_distilbert, device="cpu"), SETTINGS)
+    path = tmp_path / "nocol.csv"
+    path.write_text("review,stars\nsuperb,5\n")
+    with pytest.raises(gr.Error, match="no column 'text'") as caught:
+        service.predict_file(str(path))
+    assert "'review', 'stars'" in caught.value.message and "--" not in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -282,6 +291,16 @@ def run_app(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "gradioApp.py"), *args], env=env, text=True, **kwargs)
 
 
+def run_app_to_the_end(*args: str, cwd: Path) -> tuple[subprocess.Popen, str, str]:
+    """gradioApp.py run until it exits (killed after 180 s): the process, its stdout and stderr."""
+    result = run_app(*args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    timer = threading.Timer(180, result.kill)
+    timer.start()
+    out, err = result.communicate()
+    timer.cancel()
+    return result, out, err
+
+
 def test_gradio_app_script_serves_a_trained_model(trained_model_dir, tmp_path):
     port = free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
@@ -322,11 +341,7 @@ def test_gradio_app_script_serves_a_trained_model(trained_model_dir, tmp_path):
 @pytest.mark.parametrize("model_dir", ["saved_model", "{tmp}/missing"])
 def test_gradio_app_without_a_model_exits_with_one_clear_message(model_dir, tmp_path):
     args = ["--model-dir", model_dir.format(tmp=tmp_path)]
-    result = run_app(*args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    timer = threading.Timer(180, result.kill)
-    timer.start()
-    out, err = result.communicate()
-    timer.cancel()
+    result, out, err = run_app_to_the_end(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert err.startswith("error: No model at") and "make train" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and not out
@@ -338,3 +353,47 @@ def test_gradio_app_defaults_are_safe():
 
     args = parse_args([])
     assert (args.host, args.port, args.share, args.model_dir) == ("127.0.0.1", 7860, False, "saved_model")
+
+
+@pytest.fixture
+def busy_port():
+    """A port another process is listening on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_gradio_app_on_a_busy_port_says_so_before_loading_the_model(busy_port, tmp_path):
+    # The model folder is missing: the port must be refused first, before any loading.
+    args = ["--model-dir", str(tmp_path / "missing"), "--port", str(busy_port)]
+    result, out, err = run_app_to_the_end(*args, cwd=tmp_path)
+    assert result.returncode == 2, err[-2000:]
+    assert err.startswith(f"error: Port {busy_port} is already in use") and "--port" in err
+    assert len(err.strip().splitlines()) == 1 and not out
+
+
+def test_launch_on_a_port_taken_since_the_check_is_a_user_error(tiny_distilbert, busy_port):
+    demo = build_demo(Classifier.from_pretrained(tiny_distilbert, device="cpu"), settings=SETTINGS)
+    try:
+        with pytest.raises(UserError, match=f"Port {busy_port} is already in use.*--port"):
+            launch(demo, host="127.0.0.1", port=busy_port, prevent_thread_lock=True)
+    finally:
+        demo.close()
+
+
+def test_gradio_app_refuses_an_unknown_device(capsys):
+    sys.path.insert(0, str(ROOT))
+    from gradioApp import parse_args
+
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--device", "gpu"])
+    assert exited.value.code == 2 and "cpu, cuda or cuda:<index>" in capsys.readouterr().err
+
+
+def test_gradio_app_refuses_a_gpu_this_machine_lacks_in_one_line(tiny_distilbert, tmp_path):
+    # cuda:99: no CUDA at all, or fewer GPUs than that; either way one line, not torch's traceback.
+    args = ["--model-dir", str(tiny_distilbert), "--device", "cuda:99", "--port", "0"]
+    result, out, err = run_app_to_the_end(*args, cwd=tmp_path)
+    assert result.returncode == 2, err[-2000:]
+    assert err.startswith("error: --device cuda:99: ") and len(err.strip().splitlines()) == 1 and not out

@@ -56,7 +56,8 @@ def test_gradio_app_passes_host_and_share_through(monkeypatch, trained_model_dir
     module = _gradio_app()
     calls = []
     monkeypatch.setattr("imdb_sentiment.serving.app.launch", lambda demo, **kwargs: calls.append(kwargs))
-    assert module.main(["--model-dir", str(trained_model_dir)]) == 0
+    # --port 0: main checks the port is free before loading, and 7860 may be taken on this machine.
+    assert module.main(["--model-dir", str(trained_model_dir), "--port", "0"]) == 0
     assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["share"] is False
 
 

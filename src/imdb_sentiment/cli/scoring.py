@@ -13,14 +13,21 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import UserError
-from .arguments import add_scoring_arguments, classifier_from_args
+from .arguments import add_scoring_arguments, classifier_from_args, positive_int
 
 
 def run_predict(argv: Sequence[str]) -> int:
     from ..scale import distributed
-    from ..serving.batch import read_reviews, score_texts, write_predictions
+    from ..serving.batch import (
+        OUTPUT_FORMATS,
+        check_output_file,
+        read_reviews,
+        score_texts,
+        write_predictions,
+    )
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment predict", description="Score reviews.")
     parser.add_argument("texts", nargs="*", help="Reviews to score (or use --file, or stdin).")
@@ -43,8 +50,10 @@ def run_predict(argv: Sequence[str]) -> int:
         raise UserError("Pass reviews as arguments or with --file, not both.")
     if args.engine == "ray" and not distributed.is_distributed():  # under accelerate launch: today's path
         return _predict_with_ray(args)
+    # Before reading and scoring (on every launched process): a bad --output must not cost that work.
+    check_output_file(args.output, OUTPUT_FORMATS)
     if args.file:
-        texts = read_reviews(args.file, args.text_column)
+        texts = read_reviews(args.file, args.text_column, column_option="--text-column")
     elif args.texts:
         texts = args.texts
     elif distributed.is_distributed():  # stdin reaches one launched process at most
@@ -57,7 +66,6 @@ def run_predict(argv: Sequence[str]) -> int:
         raise UserError("No reviews to score: pass them as arguments, with --file, or on stdin.")
     if distributed.is_distributed():
         # Each process scores a slice; the main process gets every row, in order, and writes once.
-        distributed.check_output_path(args.output)  # fail on every process before scoring, not on one after
         table = distributed.score_distributed(
             args.model_dir, texts, args.batch_size, args.device, backend=args.backend
         )
@@ -99,6 +107,7 @@ def run_evaluate(argv: Sequence[str]) -> int:
     from ..data import read_source, standardize
     from ..evaluation.metrics import classification_metrics, metrics_by_source
     from ..evaluation.pairs import format_pair_metrics, pair_metrics
+    from ..serving.batch import check_output_file, staged_file
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment evaluate", description="Score labelled reviews.")
     parser.add_argument("--data", required=True, help="Hub dataset id, file or folder (as for train).")
@@ -109,10 +118,11 @@ def run_evaluate(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
-    parser.add_argument("--max-samples", type=int, default=None, help="Score at most this many.")
+    parser.add_argument("--max-samples", type=positive_int, default=None, help="Score at most this many.")
     parser.add_argument("--output", default=None, help="Also save the metrics as JSON here.")
     add_scoring_arguments(parser)
     args = parser.parse_args(argv)
+    check_output_file(args.output)  # before reading and scoring: a bad path must not cost that work
     tables = read_source(args.data)
     if args.split is None:  # a single file reads as "train" only: score it rather than refuse
         args.split = "test" if "test" in tables or len(tables) != 1 else next(iter(tables))
@@ -143,8 +153,8 @@ def run_evaluate(argv: Sequence[str]) -> int:
     if "pairs" in metrics:
         print(f"Counterfactual pairs: {format_pair_metrics(metrics['pairs'])}", file=sys.stderr)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        with staged_file(Path(args.output)) as staging:
+            staging.write_text(text + "\n", encoding="utf-8")
     return 0
 
 
@@ -155,7 +165,7 @@ def run_explain(argv: Sequence[str]) -> int:
         prog="imdb-sentiment explain", description="Show which words pushed each review toward each label."
     )
     parser.add_argument("texts", nargs="+", help="Reviews to explain.")
-    parser.add_argument("--top", type=int, default=10, help="Words to show each way.")
+    parser.add_argument("--top", type=positive_int, default=10, help="Words to show each way.")
     parser.add_argument("--method", choices=METHODS, default="ig", help="ig (default) or grad_x_input.")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="Integrated Gradients steps.")
     parser.add_argument("--json", action="store_true", help="Print every (word, weight) as JSON Lines.")

@@ -32,7 +32,7 @@ import gradio as gr
 import pandas as pd
 
 from ..errors import UserError
-from ..text import check_text
+from ..text import check_text, has_text
 from .batch import read_reviews, score_texts
 from .downloads import DownloadFolder, remove_stale
 from .refusals import RefuseWhenFull
@@ -129,7 +129,7 @@ class Service:
 
     def predict_reviews(self, texts: list[object]) -> list[list[dict]]:
         """Batched handler: one gr.Label value (class -> confidence) per review."""
-        usable = [i for i, text in enumerate(texts) if isinstance(text, str) and text.strip()]
+        usable = [i for i, text in enumerate(texts) if isinstance(text, str) and has_text(text)]
         if not usable:  # the validator normally stops these; a mixed batch still serves the rest
             raise user_error(EMPTY_REVIEW)
         try:
@@ -150,7 +150,7 @@ class Service:
             return explain_text(self.classifier, check_text(text)).highlights()
         except UserError as error:
             raise user_error(
-                EMPTY_REVIEW if not isinstance(text, str) or not text.strip() else str(error)
+                EMPTY_REVIEW if not isinstance(text, str) or not has_text(text) else str(error)
             ) from error
 
     def what_if(self, original: object, edited: object) -> tuple:
@@ -273,18 +273,29 @@ def launch(
     prevent_thread_lock: bool = False,
 ):
     """Serve ``demo``; binds localhost unless told otherwise and never shares by default. A full
-    queue refuses new requests before gradio reads them (:class:`RefuseWhenFull`)."""
+    queue refuses new requests before gradio reads them (:class:`RefuseWhenFull`). A ``port``
+    already in use is a UserError."""
     from starlette.middleware import Middleware
 
     settings = settings or AppSettings()
-    return demo.launch(
-        server_name=host,
-        server_port=port,
-        share=share,
-        max_file_size=settings.max_file_size,
-        prevent_thread_lock=prevent_thread_lock,
-        allowed_paths=[],
-        show_error=False,
-        quiet=prevent_thread_lock,
-        app_kwargs={"middleware": [Middleware(RefuseWhenFull, blocks=demo)]},
-    )
+    try:
+        return demo.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            max_file_size=settings.max_file_size,
+            prevent_thread_lock=prevent_thread_lock,
+            allowed_paths=[],
+            show_error=False,
+            quiet=prevent_thread_lock,
+            app_kwargs={"middleware": [Middleware(RefuseWhenFull, blocks=demo)]},
+        )
+    except OSError as error:
+        # gradio 6.31 says a port it cannot bind is busy with a bare OSError ("Cannot find empty
+        # port in range"); gradioApp.py checks the port first, this catches one taken since. With
+        # port None gradio tried a range of ports, and its own message says which.
+        if "empty port" not in str(error) or port is None:
+            raise
+        raise UserError(
+            f"Port {port} is already in use on {host}; pass another --port (or --port 0 for any free one)."
+        ) from error

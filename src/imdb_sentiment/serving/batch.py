@@ -11,21 +11,28 @@ so the output always has one row per input row, in input order.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from ..data import FILE_READERS, read_table
+from ..data import FILE_READERS, json_arrays_message, read_table, reads_as_json_arrays
 from ..errors import UserError
+from ..text import has_text
 
 OUTPUT_FORMATS = (".jsonl", ".csv", ".parquet")
 CHUNK = 256  # reviews per progress-bar tick; also bounds memory for huge files
 
 
-def read_reviews(path: str | Path, text_column: str = "text") -> list[object]:
-    """The reviews in ``path``: one per line for .txt, else the ``text_column`` of a table."""
+def read_reviews(
+    path: str | Path, text_column: str = "text", column_option: str | None = None
+) -> list[object]:
+    """The reviews in ``path``: one per line for .txt, else the ``text_column`` of a table.
+    ``column_option``: the caller's option that picks another column (predict's --text-column),
+    suggested when the column is missing; without one the message asks for a column so named."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Input file '{path}' does not exist.")
@@ -39,15 +46,25 @@ def read_reviews(path: str | Path, text_column: str = "text") -> list[object]:
         raise UserError(f"Cannot read '{path.name}': use .txt, .csv, .parquet or .jsonl.")
     table = read_table(path)
     if text_column not in table.columns:
-        raise UserError(
-            f"'{path.name}' has no column '{text_column}'; its columns are "
-            f"{', '.join(map(repr, map(str, table.columns)))}. Pass --text-column."
-        )
+        raise UserError(_missing_column_message(path, table, text_column, column_option))
     return [None if isinstance(v, float) and pd.isna(v) else v for v in table[text_column].tolist()]
 
 
+def _missing_column_message(path: Path, table: pd.DataFrame, text_column: str, option: str | None) -> str:
+    if reads_as_json_arrays(table):  # its "columns" 0, 1, ... are positions in an array
+        return json_arrays_message(f"'{path.name}'", (text_column,))
+    columns = ", ".join(map(repr, map(str, table.columns)))
+    # Only suggest an option the caller has: export --check-data and the app's upload take none.
+    fix = (
+        f"Pass {option} with the name of the column that holds the reviews."
+        if option
+        else f"Name the column that holds the reviews '{text_column}'."
+    )
+    return f"'{path.name}' has no column '{text_column}'; its columns are {columns}. {fix}"
+
+
 def _usable(text: object) -> bool:
-    return isinstance(text, str) and bool(text.strip())
+    return isinstance(text, str) and has_text(text)
 
 
 def score_texts(
@@ -77,21 +94,60 @@ def score_texts(
     return pd.DataFrame(rows, columns=["index", "label", "score", *labels, "error"])
 
 
+def check_output_file(destination: str | Path | None, suffixes: Sequence[str] = ()) -> None:
+    """Fail before any scoring if ``destination`` cannot be written: a wrong suffix (when
+    ``suffixes`` are given), a directory, or a parent folder that is missing or not writable.
+    None or ``-`` (stdout) always pass."""
+    if destination is None or str(destination) == "-":
+        return
+    path = Path(destination)
+    if path.is_dir():
+        raise UserError(f"Output '{path}' is a directory; name a file in it instead.")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"Output '{path.name}' must end in {', '.join(suffixes)}.")
+    _check_writable_folder(path.parent.absolute(), path)
+
+
+def _check_writable_folder(folder: Path, path: Path) -> None:
+    # os.access says yes to root anywhere, even under /proc; a missing folder is refused rather
+    # than made, so a failed run leaves no folder behind either.
+    if not folder.exists():
+        raise UserError(f"Cannot write '{path}': the folder '{folder}' does not exist.")
+    if not folder.is_dir():
+        raise UserError(f"Cannot write '{path}': '{folder}' is not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"Cannot write '{path}': no permission to write in '{folder}'.")
+
+
+@contextlib.contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """Yield a hidden path beside ``path`` to write to; it replaces ``path`` in one rename when the
+    block succeeds and is removed when it fails, so neither a half-written output nor the staging
+    file is left behind. A failed write (disk full, no permission) is a one-line UserError."""
+    staging = path.with_name(f".{path.name}.tmp")
+    try:
+        yield staging
+        staging.replace(path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            staging.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(f"Could not write '{path}': {error.strerror or error}.") from error
+        raise
+
+
 def write_predictions(table: pd.DataFrame, destination: str | Path | None) -> None:
     """Write to a .jsonl / .csv / .parquet file, or JSON Lines on stdout when ``destination`` is None."""
     if destination is None or str(destination) == "-":
         sys.stdout.write(table.to_json(orient="records", lines=True, force_ascii=False))
         return
+    check_output_file(destination, OUTPUT_FORMATS)  # callers check before scoring; library use too
     path = Path(destination)
     suffix = path.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        raise UserError(f"Output '{path.name}' must end in {', '.join(OUTPUT_FORMATS)}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")  # never leave a half-written output behind
-    if suffix == ".jsonl":
-        table.to_json(staging, orient="records", lines=True, force_ascii=False)
-    elif suffix == ".csv":
-        table.to_csv(staging, index=False)
-    else:
-        table.to_parquet(staging, index=False)
-    staging.replace(path)
+    with staged_file(path) as staging:
+        if suffix == ".jsonl":
+            table.to_json(staging, orient="records", lines=True, force_ascii=False)
+        elif suffix == ".csv":
+            table.to_csv(staging, index=False)
+        else:
+            table.to_parquet(staging, index=False)
