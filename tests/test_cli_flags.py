@@ -88,3 +88,11 @@ def test_every_flag_the_package_names_exists(known_flags):
         }
     )
     assert unknown == []
+
+
+def test_train_help_states_the_offline_default_and_when_pairs_are_added(capsys):
+    text = " ".join(help_text("train", capsys).split())  # argparse wraps the lines
+    assert "Default: 512; 256 on a CPU for the offline default" in text  # --max-length
+    assert "on a CPU 2000, or the whole IMDb sample for the offline default" in text
+    assert "before the counterfactual pairs are added" in text  # --max-train-samples
+    assert "before counterfactual pairs are added to validation" in text  # --max-eval-samples

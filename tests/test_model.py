@@ -90,3 +90,14 @@ def test_attention_dropout_is_set_in_every_layer_and_nowhere_else(request, fixtu
     model.train()
     ids = torch.tensor([[2, 5, 6, 7, 3]])
     assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
+@pytest.mark.parametrize("content", [None, "train.csv"])
+def test_a_folder_that_is_not_a_model_is_one_clear_error(tmp_path, content):
+    from imdb_sentiment import load_tokenizer
+
+    if content:  # a data folder passed as --model
+        (tmp_path / content).write_text("text,label\nfine,1\n")
+    for load in (load_tokenizer, load_model):  # not "You need to have sentencepiece ..." from deep inside
+        with pytest.raises(UserError, match="is not a model: it has no config.json"):
+            load(str(tmp_path))

@@ -37,10 +37,12 @@ def check_output_dir(path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS)
             f"output_dir '{path}' is a non-empty folder that does not hold a model; "
             "refusing to replace it. Choose another --output-dir."
         )
-    parent = path.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"Cannot write to '{parent}'.")
+    # Missing parents are only created when the model is saved: a run that fails before leaves none.
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"output_dir '{path}' cannot be created: '{existing}' is a file, not a folder.")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"Cannot write to '{existing}'.")
     return path
 
 
@@ -49,14 +51,48 @@ def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKER
     """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
     non-empty ``target`` is only replaced if it holds one of ``markers``."""
     target = check_output_dir(target, markers)
+    created = [p for p in target.parents if not p.exists()]  # deepest first
+    target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield staging
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a model directory is for sharing
+        _make_shareable(staging)
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
         raise
+
+
+def _make_shareable(staging: Path) -> None:
+    """Give the folder and what is in it the modes the umask gives new files (0755 / 0644 under the
+    usual 022): mkdtemp makes the folder 0700 and transformers writes its weights through a
+    temporary file (0600), but a model directory is for sharing."""
+    umask = _umask()
+    os.chmod(staging, 0o777 & ~umask)
+    for path in staging.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def _umask() -> int:
+    try:  # Linux shows it without changing it (os.umask has to set one to read it)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; one something else wrote into stays
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:

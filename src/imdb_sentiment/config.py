@@ -98,7 +98,11 @@ class TrainConfig:
         "rounded down (3 of DistilBERT's or MiniLM's 6, 6 of BERT-base's 12); 0 with --method lora "
         "(adapters in every layer). docs/freezing.md measures the trade-off.",
     )
-    max_length: int | None = _field(None, "Tokens per review after truncation. Default: 512.")
+    max_length: int | None = _field(
+        None,
+        "Tokens per review after truncation. Default: 512; 256 on a CPU for the offline default "
+        "(the IMDb sample shipped with the package).",
+    )
     truncation: str = _field(
         "head_tail",
         "How to cut long reviews: head, tail or head_tail (first quarter + the rest from the end, "
@@ -130,10 +134,16 @@ class TrainConfig:
     warmup_ratio: float = _field(0.1, "Fraction of steps used for learning-rate warm-up.")
     seed: int = _field(42, "Random seed for the split, sampling, initialisation and batches.")
     max_train_samples: int | None = _field(
-        None, "Train on at most this many reviews. Default: all on a GPU, 2000 on a CPU."
+        None,
+        "Sample this many training reviews (stratified), before the counterfactual pairs are added "
+        "(see --counterfactuals; --counterfactuals off to train on exactly this many). Default: all on "
+        "a GPU; on a CPU 2000, or the whole IMDb sample for the offline default.",
     )
     max_eval_samples: int | None = _field(
-        None, "Evaluate on at most this many reviews per split. Default: all on a GPU, 1000 on a CPU."
+        None,
+        "Sample this many reviews of the validation and of the test split, before counterfactual pairs "
+        "are added to validation (--counterfactuals off to evaluate on exactly this many). Default: "
+        "all on a GPU; on a CPU 1000, or the whole IMDb sample for the offline default.",
     )
     validation_fraction: float = _field(
         0.1, "Fraction of train carved out (stratified) as the validation split."
@@ -259,6 +269,7 @@ def validate_config(config: TrainConfig) -> None:
         problems.append("learning_rate must be positive")
     if config.batch_size is not None and config.batch_size < 1:
         problems.append("batch_size must be at least 1")
+    problems += _optimizer_problems(config)
     if not 0 < config.validation_fraction < 1:
         problems.append("validation_fraction must be between 0 and 1 (exclusive)")
     for name in ("max_train_samples", "max_eval_samples"):
@@ -284,6 +295,23 @@ def validate_config(config: TrainConfig) -> None:
     problems += _sharing_problems(config)
     if problems:
         raise UserError("Invalid training config: " + "; ".join(problems) + ".")
+
+
+def _optimizer_problems(config: TrainConfig) -> list[str]:
+    """The flags handed on to the Trainer, which refuses some only once the model is loaded (or, like
+    a warm-up "ratio" of 5, takes them as something else: 5 warm-up steps)."""
+    problems = []
+    if not 0 <= config.seed < 2**32:  # numpy's seeds
+        problems.append(f"seed must be between 0 and {2**32 - 1}")
+    if config.num_workers is not None and config.num_workers < 0:
+        problems.append("num_workers must be 0 or more")
+    if config.logging_steps < 1:
+        problems.append("logging_steps must be at least 1")
+    if not 0 <= config.warmup_ratio < 1:
+        problems.append("warmup_ratio must be at least 0 and below 1")
+    if config.weight_decay < 0:
+        problems.append("weight_decay must be 0 or more")
+    return problems
 
 
 def _sharing_problems(config: TrainConfig) -> list[str]:

@@ -55,6 +55,7 @@ def _from_pretrained(loader, name: str, what: str, **kwargs):
     if is_local_path(name) and not local.exists():
         raise UserError(f"{what.capitalize()} path '{name}' does not exist.")
     if local.is_dir():
+        _check_model_folder(local, what)
         name = str(local)
     try:
         return loader.from_pretrained(name, **kwargs)
@@ -63,6 +64,17 @@ def _from_pretrained(loader, name: str, what: str, **kwargs):
             raise HubUnreachableError(what, name, error) from error
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"Could not load {what} '{name}': {first_line}") from error
+
+
+def _check_model_folder(folder, what: str) -> None:
+    """A UserError for a folder that holds no model: transformers would go on guessing and fail
+    deep inside (an empty folder ends in "You need to have sentencepiece or tiktoken installed")."""
+    wanted = ("config.json",) if what == "model" else ("config.json", "tokenizer_config.json")
+    if not any((folder / name).is_file() for name in wanted):
+        raise UserError(
+            f"Folder '{folder}' is not a model: it has no config.json. Pass a "
+            "folder saved by save_pretrained (config.json, model.safetensors, the tokenizer) or a Hub id."
+        )
 
 
 def load_tokenizer(name: str):

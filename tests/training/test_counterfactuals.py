@@ -219,3 +219,22 @@ def test_pair_rows_are_scored_in_their_own_order(tmp_path, tiny_distilbert):
     np.testing.assert_allclose(logits, np.stack(one_by_one), atol=1e-5)
     shuffled = trainer.predict(dataset).predictions
     assert not np.allclose(shuffled, logits, atol=1e-5)  # why predict() is not used for pairs
+
+
+def test_training_on_every_dev_pair_skips_the_pair_metrics_and_says_so(
+    tmp_path, tiny_distilbert, reviews_parquet, capsys
+):
+    from imdb_sentiment import train
+    from imdb_sentiment.training.counterfactuals import EMBEDDED_CAD
+
+    output = tmp_path / "saved_model"
+    overrides = dict(counterfactuals=str(EMBEDDED_CAD / "dev.parquet"), epochs=1, max_train_samples=64)
+    result = train(tiny_config(tiny_distilbert, reviews_parquet, output, **overrides))
+    assert "No counterfactual pair metrics: all 245 pairs were in the training or validation data" in (
+        capsys.readouterr().out
+    )
+    pairs = json.loads((output / "metrics.json").read_text())["pairs"]
+    assert pairs["not_scored"] and pairs["pairs_skipped_as_seen"] == 245 and "both" not in pairs
+    assert result.metrics["pairs"] == pairs
+    assert "not scored, all 245 pairs were in the training" in (output / "README.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["saved_model"]  # checkpoints removed

@@ -190,6 +190,13 @@ def test_same_seed_twice_gives_identical_weights_and_metrics_on_cpu(
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"attention_dropout": 1.0}, "attention_dropout must be at least 0 and below 1"),
         ({"model": "/nonexistent/model"}, "does not exist"),
+        # Refused with the other flags, not by the Trainer once the model is loaded (or never).
+        ({"seed": -5}, "seed must be between 0 and"),
+        ({"num_workers": -1}, "num_workers must be 0 or more"),
+        ({"logging_steps": 0}, "logging_steps must be at least 1"),
+        ({"warmup_ratio": 5}, "warmup_ratio must be at least 0 and below 1"),
+        ({"weight_decay": -1}, "weight_decay must be 0 or more"),
+        ({"data": "bad.csv", "output_dir": "newparent/sub/model"}, "does not exist"),
     ],
 )
 def test_bad_input_fails_cleanly_and_writes_nothing(
@@ -197,11 +204,12 @@ def test_bad_input_fails_cleanly_and_writes_nothing(
 ):
     output = tmp_path / "saved_model"
     config = tiny_config(tiny_distilbert, reviews_parquet, output)
-    config = TrainConfig(**{**config.to_dict(), **overrides})
+    paths = {k: str(tmp_path / v) for k, v in overrides.items() if k in ("data", "output_dir")}
+    config = TrainConfig(**{**config.to_dict(), **overrides, **paths})
     with pytest.raises(UserError, match=message):
         train(config)
     assert not output.exists()
-    assert [p.name for p in tmp_path.iterdir()] == []
+    assert [p.name for p in tmp_path.iterdir()] == []  # no checkpoint folder, no parents of output_dir
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, tiny_distilbert, reviews_parquet):
@@ -211,6 +219,33 @@ def test_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, tiny_distilbe
     with pytest.raises(UserError, match="does not hold a model"):
         train(tiny_config(tiny_distilbert, reviews_parquet, output))
     assert (output / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where", ["folder", "output_dir"])
+def test_refuses_a_checkpoint_dir_that_holds_other_files_and_keeps_them(
+    tmp_path, tiny_distilbert, reviews_parquet, where
+):
+    folder = tmp_path / "important"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("years of work")
+    output = folder if where == "output_dir" else tmp_path / "out"
+    if where == "output_dir":  # a model folder whose checkpoints would go into itself
+        (folder / "config.json").write_text("{}")
+    message = "not training checkpoints" if where == "folder" else "must not be the same folder"
+    with pytest.raises(UserError, match=message):
+        train(tiny_config(tiny_distilbert, reviews_parquet, output, checkpoint_dir=str(folder)))
+    assert (folder / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["important"]
+
+
+def test_saved_files_are_readable_by_others_as_the_umask_allows(trained_model_dir):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in [trained_model_dir, *trained_model_dir.rglob("*")]:
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask  # transformers writes weights 0600
+        assert path.stat().st_mode & 0o777 == expected, path.name
 
 
 def test_hub_unreachable_says_how_to_go_offline():

@@ -8,6 +8,7 @@ no fault loses the previous model or leaves a half-written one, and that the mod
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment import Classifier, UserError, train
-from imdb_sentiment.atomic import atomic_directory
+from imdb_sentiment.atomic import atomic_directory, check_output_dir
 from imdb_sentiment.errors import TrainingDivergedError
 from imdb_sentiment.training.checkpoints import last_checkpoint
 
@@ -180,3 +181,54 @@ def test_non_finite_loss_stops_with_a_clear_message_and_saves_nothing(tmp_path, 
     assert int(re.search(r"at step (\d+)", str(error.value)).group(1)) <= 4
     assert not output.exists()
     assert not list(tmp_path.glob(".saved_model*"))
+
+
+def _fail_after_training(monkeypatch, error: BaseException) -> None:
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(sys.modules["imdb_sentiment.training.train"], "score_pairs", fail)
+
+
+def test_a_run_failing_after_training_leaves_nothing_behind(tmp_path, monkeypatch, tiny_distilbert, data):
+    _fail_after_training(monkeypatch, RuntimeError("scoring broke"))
+    output = tmp_path / "new" / "sub" / "saved_model"
+    with pytest.raises(RuntimeError, match="scoring broke"):
+        train(tiny_config(tiny_distilbert, data, output, epochs=1, max_train_samples=64))
+    assert list(tmp_path.iterdir()) == []  # no checkpoints, nor the folders made for them
+
+
+def test_interrupted_checkpoints_survive_and_resume_only_with_the_same_settings(
+    tmp_path, monkeypatch, tiny_distilbert, data
+):
+    output = tmp_path / "saved_model"
+    checkpoints = tmp_path / "saved_model.checkpoints"
+    config = tiny_config(tiny_distilbert, data, output, epochs=1, max_train_samples=64)
+    with monkeypatch.context() as patched:
+        _fail_after_training(patched, KeyboardInterrupt())
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    kept = sorted(p.name for p in checkpoints.iterdir())
+    assert kept[0].startswith("checkpoint-") and "training_config.json" in kept
+    changed = dataclasses.replace(config, resume=True, max_length=32, learning_rate=1e-3)
+    with pytest.raises(
+        UserError, match=r"other settings \(max_length 64 -> 32, learning_rate 0.01 -> 0.001\)"
+    ):
+        train(changed)
+    assert sorted(p.name for p in checkpoints.iterdir()) == kept and not output.exists()
+    # Settings that do not change the training may differ.
+    result = train(dataclasses.replace(config, resume=True, logging_steps=5, calibrate=False))
+    assert result.metrics["train"]["train_samples"] == 64 and not checkpoints.exists()
+
+
+def test_output_parents_are_made_only_when_the_model_is_saved(tmp_path):
+    target = tmp_path / "new" / "sub" / "saved_model"
+    check_output_dir(target)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError, match="disk full"), atomic_directory(target) as staging:
+        (staging / "config.json").write_text("{}")
+        raise OSError("disk full")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_directory(target) as staging:
+        (staging / "config.json").write_text("{}")
+    assert (target / "config.json").is_file()

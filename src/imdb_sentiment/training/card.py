@@ -42,6 +42,8 @@ def _pair_rows(pairs: dict | None, counterfactuals: dict | None) -> str:
     """Pair consistency on the CAD dev pairs (evaluation/pairs.py), beside the accuracy above."""
     if not pairs:
         return ""
+    if pairs.get("not_scored"):  # no dev pair was left unseen (training on the dev pairs themselves)
+        return f"\nCounterfactual pairs ({pairs.get('data', 'CAD dev')}): not scored, {pairs['not_scored']}."
     rows = [
         f"\nCounterfactual pairs ({pairs.get('data', 'CAD dev')}, {pairs['both']['n']} pairs the model never "
         "saw): a pair is a review and a copy a person\nedited minimally to take the opposite label; "

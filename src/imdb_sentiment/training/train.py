@@ -45,7 +45,7 @@ from ..text import Encoder
 from .arguments import describe_recipe, training_arguments
 from .callbacks import timed_steps, training_callbacks
 from .card import model_card
-from .checkpoints import resume_point
+from .checkpoints import checkpoint_folder
 from .counterfactuals import dev_pairs, with_counterfactuals
 from .lora import apply_lora, merge_lora
 from .plots import plot_confusion_matrix, plot_training_curves
@@ -72,30 +72,37 @@ def train(config: TrainConfig) -> TrainResult:
         precision = choose_precision(config.precision, config.device)
         args = training_arguments(config, precision)
         quiet_replicas(args.process_index == 0)
-        resume_from = resume_point(args, config.checkpoint_path(), config.resume)
-        set_seed(config.seed)
+        # A run that fails from here on removes the checkpoints it wrote (an interrupt keeps them).
+        with checkpoint_folder(args, config) as resume_from:
+            set_seed(config.seed)
+            return _train(config, args, precision, output_dir, resume_from, restore_float32_precision)
 
-        splits, tokenizer, model = load_data_and_model(config, args)
-        config, model, freeze_report = prepare_model(config, model)
-        encoder = Encoder(tokenizer, config.max_length, config.truncation)
-        if args.process_index == 0:
-            print(describe_recipe(config, splits, freeze_report, precision, args.world_size))
-        trainer, evaluations = build_trainer(config, args, model, tokenizer, encoder, splits)
-        train_metrics = fit(trainer, config, splits, resume_from)
 
-        # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's
-        # own TF32 setting), so calibration and the metrics describe the saved model.
-        used = {**precision.to_dict(), "tf32": tf32_enabled(), "evaluation": "fp32"}
-        restore_float32_precision()
-        serve_in_fp32(trainer)
-        metrics = score_and_calibrate(trainer, config, encoder, splits, evaluations, precision)
-        metrics.update(score_pairs(trainer, encoder, splits))
-        metrics.update(train=train_metrics, model=_model_metrics(config, freeze_report), precision=used)
-        metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts
-        if trainer.is_world_process_zero():
-            save(trainer, tokenizer, config, metrics, output_dir)
-        trainer.accelerator.wait_for_everyone()
-        return TrainResult(output_dir=output_dir, metrics=metrics, config=config)
+def _train(
+    config: TrainConfig, args, precision: Precision, output_dir: Path, resume_from, restore
+) -> TrainResult:
+    """The steps of :func:`train` once the config, output folder and checkpoint folder are checked."""
+    splits, tokenizer, model = load_data_and_model(config, args)
+    config, model, freeze_report = prepare_model(config, model)
+    encoder = Encoder(tokenizer, config.max_length, config.truncation)
+    if args.process_index == 0:
+        print(describe_recipe(config, splits, freeze_report, precision, args.world_size))
+    trainer, evaluations = build_trainer(config, args, model, tokenizer, encoder, splits)
+    train_metrics = fit(trainer, config, splits, resume_from)
+
+    # From here on the model is scored as Classifier serves it (fp32, no autocast, the process's
+    # own TF32 setting), so calibration and the metrics describe the saved model.
+    used = {**precision.to_dict(), "tf32": tf32_enabled(), "evaluation": "fp32"}
+    restore()
+    serve_in_fp32(trainer)
+    metrics = score_and_calibrate(trainer, config, encoder, splits, evaluations, precision)
+    metrics.update(score_pairs(trainer, encoder, splits))
+    metrics.update(train=train_metrics, model=_model_metrics(config, freeze_report), precision=used)
+    metrics["behaviour"] = behaviour_metrics(trainer.model, tokenizer, config)  # short texts
+    if trainer.is_world_process_zero():
+        save(trainer, tokenizer, config, metrics, output_dir)
+    trainer.accelerator.wait_for_everyone()
+    return TrainResult(output_dir=output_dir, metrics=metrics, config=config)
 
 
 def load_data_and_model(config: TrainConfig, args) -> tuple[Splits, object, object]:
@@ -194,9 +201,14 @@ def score_pairs(trainer, encoder: Encoder, splits: Splits) -> dict:
     """Pair consistency on the bundled CAD dev pairs the model never saw, scored (like validation)
     after calibration, and which counterfactual pairs training added."""
     pairs, skipped = dev_pairs(splits)
+    data = {"data": "CAD dev (bundled)", "pairs_skipped_as_seen": skipped}
+    if pairs.empty:  # the training data was the dev pairs themselves: nothing unseen to score
+        data["not_scored"] = f"all {skipped:,} pairs were in the training or validation data"
+        if trainer.is_world_process_zero():
+            print(f"No counterfactual pair metrics: {data['not_scored']}.")
+        return {"pairs": data, "counterfactuals": splits.counterfactuals}
     logits = predict_in_order(trainer, encode_frame(encoder, pairs))  # predict() would reorder them
     figures = pair_metrics(pairs, softmax_positive(logits))
-    data = {"data": "CAD dev (bundled)", "pairs_skipped_as_seen": skipped}
     return {"pairs": {**figures, **data}, "counterfactuals": splits.counterfactuals}
 
 
