@@ -2,7 +2,9 @@
 
 Used by ``python -m imdb_sentiment predict --file``, the app's batch tab and distributed scoring.
 Rows that cannot be scored (missing or blank text) are kept, with an ``error`` and no label,
-so the output always has one row per input row, in input order.
+so the output always has one row per input row, in input order. In a .txt file a review is a
+non-blank line: blank lines are skipped, and ``index`` counts reviews, not lines. Tables are read
+by pandas, which also skips blank lines.
 
     texts = read_reviews("reviews.csv")
     table = score_texts(Classifier.from_pretrained("saved_model"), texts)
