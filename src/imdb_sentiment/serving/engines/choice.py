@@ -13,6 +13,7 @@ CPU flags                    order
 amx_bf16/amx_tile or         openvino-int8, openvino, torch-bf16, onnx-int8, onnx
 avx512_bf16                  (OpenVINO runs its default bf16 there; issue 33: 7.4x / 6.8x)
 avx512_vnni                  openvino-int8, onnx-int8, openvino, onnx
+                             (emulated: OpenVINO at f32 on a BF16 CPU, docs/benchmarks.md)
 AVX2 only (or anything else) onnx-int8, onnx, openvino, openvino-int8
                              (measured on an AMD EPYC, docs/benchmarks.md)
 ===========================  =========================================================
