@@ -75,7 +75,7 @@ def test_check_on_the_embedded_held_out_reviews(trained_model_dir, tmp_path):
     assert alone["n"] == 500 and "alone" not in manifest["checks"]["onnx"]
     expected = all(f["agreement"] >= 0.99 and f["accuracy_drop"] <= 0.01 for f in (figures, alone))
     assert manifest["accepted"]["onnx-int8"] == expected
-    assert summary(report).startswith("Exported onnx, onnx-int8 in ")
+    assert summary(report).startswith("Exported onnx, onnx-int8 in ") and "note:" not in summary(report)
     assert not (directory / EXPORT_DIR / "model.xml").exists()
 
 
@@ -121,7 +121,11 @@ def test_cli_export_then_predict_with_a_backend(trained_model_dir, tmp_path, cap
     shutil.copytree(trained_model_dir, directory)
     assert main(["export", "--model-dir", str(directory), "--engines", "onnx", "--max-check", "50"]) == 0
     assert (directory / EXPORT_DIR / "model.onnx").is_file()
-    assert "Exported onnx in " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Exported onnx in " in out
+    # 50 reviews cannot tell 99% agreement from 93%: the summary says so and how to do better
+    assert "note: checked on only 50 reviews, so agreement is known only to within 0.9" in out
+    assert "pass --check-data with a few hundred reviews" in out
     text = "wonderful superb film"
     assert main(["predict", "--model-dir", str(directory), "--backend", "onnx", text]) == 0
     captured = capsys.readouterr()

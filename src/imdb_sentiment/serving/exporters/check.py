@@ -33,6 +33,8 @@ from ...errors import UserError
 MIN_AGREEMENT = 0.99  # labels must match fp32 on at least this share of the check reviews
 MAX_ACCURACY_DROP = 0.01  # and lose at most one point of accuracy
 MAX_CHECK_REVIEWS = 500
+# Fewer check reviews than this and the summary warns: 200 of 200 agreeing is still 0.981-1.00.
+FEW_CHECK_REVIEWS = 200
 CALIBRATION_REVIEWS = 128  # NNCF int8 calibration: this many check reviews, in batches of 8
 TIMING_REVIEWS, TIMING_BATCH, TIMING_ROUNDS = 64, 16, 2
 

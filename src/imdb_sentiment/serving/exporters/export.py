@@ -40,6 +40,7 @@ from ..engines.choice import choose_auto, cpu_info, has_native_bf16, package_ins
 from ..engines.onnx import default_threads
 from .check import (
     CALIBRATION_REVIEWS,
+    FEW_CHECK_REVIEWS,
     MAX_CHECK_REVIEWS,
     TIMING_BATCH,
     TIMING_REVIEWS,
@@ -217,7 +218,21 @@ def summary(report: ExportReport) -> str:
     written = ", ".join(name for name in report.files)
     rejected = [name for name, ok in report.accepted.items() if not ok]
     text = f"Exported {written} in {report.seconds:.0f} s; auto serves {report.auto[1] or report.auto[0]}"
-    return text + (f"; rejected by the check: {', '.join(rejected)}" if rejected else "")
+    text += f"; rejected by the check: {', '.join(rejected)}" if rejected else ""
+    return text + _few_reviews_note(report)
+
+
+def _few_reviews_note(report: ExportReport) -> str:
+    """A warning when the check had too few reviews to tell 99% agreement from much less: below
+    ``FEW_CHECK_REVIEWS``, a candidate that agreed on every review may still move 2% of labels."""
+    n = min((figures["n"] for figures in report.checks.values()), default=0)
+    if not n or n >= FEW_CHECK_REVIEWS:
+        return ""
+    low = min(figures["agreement_ci95"][0] for figures in report.checks.values())
+    return (
+        f"; note: checked on only {n} reviews, so agreement is known only to within "
+        f"{low:.2f}-1.00; pass --check-data with a few hundred reviews"
+    )
 
 
 def export_after_training(model_dir: Path) -> str:
