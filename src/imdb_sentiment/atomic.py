@@ -1,4 +1,5 @@
-"""Write a model directory atomically: built beside the target, renamed into place at the end.
+"""Write a model directory (or one output file) atomically: built beside the target, renamed into
+place at the end.
 
 The directory is built beside the target under a hidden name and renamed into place at the end,
 so a failed or interrupted run never leaves a half-written or mixed ``saved_model/``: readers see
@@ -6,6 +7,8 @@ the previous model or the new one, nothing in between.
 
     with atomic_directory("saved_model") as staging:
         model.save_pretrained(staging)
+    with staged_file(Path("predictions.csv")) as staging:  # a file: predictions, metrics
+        table.to_csv(staging)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .errors import UserError
@@ -51,7 +54,7 @@ def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKER
     """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
     non-empty ``target`` is only replaced if it holds one of ``markers``."""
     target = check_output_dir(target, markers)
-    created = [p for p in target.parents if not p.exists()]  # deepest first
+    created = missing_parents(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -60,7 +63,7 @@ def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKER
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        _remove_empty(created)
+        remove_empty(created)
         raise
 
 
@@ -87,8 +90,15 @@ def _umask() -> int:
     return umask
 
 
-def _remove_empty(folders: list[Path]) -> None:
-    for folder in folders:  # deepest first; one something else wrote into stays
+def missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, deepest first: what making it would create."""
+    return [parent for parent in Path(path).parents if not parent.exists()]
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_parents` lists them) while they are
+    empty; one something else wrote into stays, and so do those above it."""
+    for folder in folders:
         try:
             folder.rmdir()
         except OSError:
@@ -112,3 +122,20 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """Yield a hidden path beside ``path`` to write to; it replaces ``path`` in one rename when the
+    block succeeds and is removed when it fails, so neither a half-written output nor the staging
+    file is left behind. A failed write (disk full, no permission) is a one-line UserError."""
+    staging = path.with_name(f".{path.name}.tmp")
+    try:
+        yield staging
+        staging.replace(path)
+    except BaseException as error:
+        with suppress(OSError):
+            staging.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(f"Could not write '{path}': {error.strerror or error}.") from error
+        raise

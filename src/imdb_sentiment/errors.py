@@ -49,6 +49,15 @@ class HubUnreachableError(UserError):
         )
 
 
+class PortInUseError(UserError):
+    """The app's port is taken: said by gradioApp.py's check before loading and by ``launch``."""
+
+    def __init__(self, host: str, port: int):
+        super().__init__(
+            f"Port {port} is already in use on {host}; pass another --port (or --port 0 for any free one)."
+        )
+
+
 class TrainingDivergedError(UserError):
     """The loss became NaN or infinite; nothing was saved."""
 

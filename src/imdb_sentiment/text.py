@@ -64,13 +64,14 @@ def check_text(text: object, index: int | None = None) -> str:
     return text
 
 
-def has_text(text: str) -> bool:
-    """Whether anything readable is left once cleaned: not only ``<br />``, control characters or
-    invisible format characters (zero-width spaces, joiners, byte-order marks), which tokenise to
-    nothing and would leave the model to label an empty review."""
-    return any(
-        not char.isspace() and unicodedata.category(char) != "Cf" for char in clean_text(sanitize_text(text))
-    )
+def has_text(text: object) -> bool:
+    """Whether ``text`` is a string with anything readable left once cleaned: not only ``<br />``,
+    control characters or invisible format characters (zero-width spaces, joiners, byte-order
+    marks), which tokenise to nothing and would leave the model to label an empty review."""
+    if not isinstance(text, str):
+        return False
+    visible = clean_text(sanitize_text(text))
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in visible)
 
 
 def prepare_text(text: str, max_length: int) -> str:

@@ -21,12 +21,11 @@ from imdb_sentiment import Classifier, TrainConfig, UserError
 from imdb_sentiment.data import load_splits
 from imdb_sentiment.evaluation.metrics import classification_metrics
 from imdb_sentiment.scale.distributed import (
-    check_output_path,
     is_distributed,
     leave_process_group,
     shard_bounds,
 )
-from imdb_sentiment.serving.batch import read_reviews, score_texts
+from imdb_sentiment.serving.batch import OUTPUT_FORMATS, check_output_file, read_reviews, score_texts
 from imdb_sentiment.training.arguments import training_arguments
 
 from helpers import NEGATIVE_MARKERS, POSITIVE_MARKERS, launch, make_reviews, recipe_arguments
@@ -50,10 +49,10 @@ def test_world_size_comes_from_the_launcher(monkeypatch):
 
 
 def test_bad_output_name_fails_before_scoring():
-    check_output_path(None)
-    check_output_path("out.parquet")
+    check_output_file(None, OUTPUT_FORMATS)  # what predict checks on every launched process
+    check_output_file("out.parquet", OUTPUT_FORMATS)
     with pytest.raises(UserError, match="must end in"):
-        check_output_path("out.xlsx")
+        check_output_file("out.xlsx", OUTPUT_FORMATS)
 
 
 def test_the_process_group_is_closed_before_exit(tmp_path):

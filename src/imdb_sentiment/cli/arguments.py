@@ -11,7 +11,7 @@ import errno
 import re
 import socket
 
-from ..errors import UserError
+from ..errors import PortInUseError, UserError
 from ..serving.engines import BACKENDS
 
 DEVICES = "cpu, cuda or cuda:<index>"
@@ -97,7 +97,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def _port_message(host: str, port: int, error: OSError) -> str:
     if error.errno == errno.EADDRINUSE:
-        return f"Port {port} is already in use on {host}; pass another --port (or --port 0 for any free one)."
+        return str(PortInUseError(host, port))
     reason = error.strerror or str(error)
     return f"Cannot listen on {host}:{port} ({reason}); pass another --host or --port."
 

@@ -104,10 +104,11 @@ def _predict_with_ray(args) -> int:
 
 
 def run_evaluate(argv: Sequence[str]) -> int:
+    from ..atomic import staged_file
     from ..data import read_source, standardize
     from ..evaluation.metrics import classification_metrics, metrics_by_source
     from ..evaluation.pairs import format_pair_metrics, pair_metrics
-    from ..serving.batch import check_output_file, staged_file
+    from ..serving.batch import check_output_file
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment evaluate", description="Score labelled reviews.")
     parser.add_argument("--data", required=True, help="Hub dataset id, file or folder (as for train).")

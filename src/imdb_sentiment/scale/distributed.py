@@ -47,19 +47,6 @@ def shard_bounds(n_rows: int, rank: int, n_processes: int) -> tuple[int, int]:
     return start, start + base + (1 if rank < extra else 0)
 
 
-def check_output_path(destination: str | None) -> None:
-    """The checks ``batch.write_predictions`` makes, done before scoring: the main process writes
-    only after every row is scored, and a bad name must not cost that work."""
-    from pathlib import Path
-
-    from ..serving.batch import OUTPUT_FORMATS
-
-    if destination is None or str(destination) == "-":
-        return
-    if Path(destination).suffix.lower() not in OUTPUT_FORMATS:
-        raise UserError(f"Output '{Path(destination).name}' must end in {', '.join(OUTPUT_FORMATS)}.")
-
-
 def quiet_replicas(is_main: bool) -> None:
     """Only the main process logs this package's INFO messages; the others would repeat them."""
     if not is_main:

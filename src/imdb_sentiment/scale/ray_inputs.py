@@ -86,8 +86,12 @@ def _arrow_type(values):
     import pyarrow as pa
 
     # A column of values of several kinds (strings and numbers in a CSV, say) has no one Arrow type:
-    # pyarrow raises one of these three, depending on the mix (none means a missing feature here).
-    mixed_kinds = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+    # pyarrow raises one of these three, depending on the mix.
+    mixed_kinds = (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,  # some mixes of kinds, e.g. bytes and str: not a missing feature
+    )
     try:
         return pa.array(values, from_pandas=True).type
     except mixed_kinds:

@@ -31,7 +31,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from ..errors import UserError
+from ..errors import PortInUseError, UserError
 from ..text import check_text, has_text
 from .batch import read_reviews, score_texts
 from .downloads import DownloadFolder, remove_stale
@@ -129,7 +129,7 @@ class Service:
 
     def predict_reviews(self, texts: list[object]) -> list[list[dict]]:
         """Batched handler: one gr.Label value (class -> confidence) per review."""
-        usable = [i for i, text in enumerate(texts) if isinstance(text, str) and has_text(text)]
+        usable = [i for i, text in enumerate(texts) if has_text(text)]
         if not usable:  # the validator normally stops these; a mixed batch still serves the rest
             raise user_error(EMPTY_REVIEW)
         try:
@@ -149,9 +149,7 @@ class Service:
         try:
             return explain_text(self.classifier, check_text(text)).highlights()
         except UserError as error:
-            raise user_error(
-                EMPTY_REVIEW if not isinstance(text, str) or not has_text(text) else str(error)
-            ) from error
+            raise user_error(EMPTY_REVIEW if not has_text(text) else str(error)) from error
 
     def what_if(self, original: object, edited: object) -> tuple:
         """/what_if: both labels, the word diff, both explanations, the verdict (:func:`compare`)."""
@@ -296,6 +294,4 @@ def launch(
         # port None gradio tried a range of ports, and its own message says which.
         if "empty port" not in str(error) or port is None:
             raise
-        raise UserError(
-            f"Port {port} is already in use on {host}; pass another --port (or --port 0 for any free one)."
-        ) from error
+        raise PortInUseError(host, port) from error

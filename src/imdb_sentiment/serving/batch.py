@@ -13,14 +13,14 @@ by pandas, which also skips blank lines.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import staged_file
 from ..data import FILE_READERS, json_arrays_message, read_table, reads_as_json_arrays
 from ..errors import UserError
 from ..text import has_text
@@ -65,10 +65,6 @@ def _missing_column_message(path: Path, table: pd.DataFrame, text_column: str, o
     return f"'{path.name}' has no column '{text_column}'; its columns are {columns}. {fix}"
 
 
-def _usable(text: object) -> bool:
-    return isinstance(text, str) and has_text(text)
-
-
 def score_texts(
     classifier, texts: Sequence[object], batch_size: int = 32, progress: bool = False
 ) -> pd.DataFrame:
@@ -77,7 +73,7 @@ def score_texts(
 
     labels = list(classifier.id2label.values())
     rows: list[dict] = [{"index": i, "label": None, "score": None, "error": None} for i in range(len(texts))]
-    usable = [i for i, text in enumerate(texts) if _usable(text)]
+    usable = [i for i, text in enumerate(texts) if has_text(text)]
     for i in set(range(len(texts))) - set(usable):
         rows[i]["error"] = (
             "empty or missing review"
@@ -119,23 +115,6 @@ def _check_writable_folder(folder: Path, path: Path) -> None:
         raise UserError(f"Cannot write '{path}': '{folder}' is not a folder.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"Cannot write '{path}': no permission to write in '{folder}'.")
-
-
-@contextlib.contextmanager
-def staged_file(path: Path) -> Iterator[Path]:
-    """Yield a hidden path beside ``path`` to write to; it replaces ``path`` in one rename when the
-    block succeeds and is removed when it fails, so neither a half-written output nor the staging
-    file is left behind. A failed write (disk full, no permission) is a one-line UserError."""
-    staging = path.with_name(f".{path.name}.tmp")
-    try:
-        yield staging
-        staging.replace(path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            staging.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise UserError(f"Could not write '{path}': {error.strerror or error}.") from error
-        raise
 
 
 def write_predictions(table: pd.DataFrame, destination: str | Path | None) -> None:

@@ -232,27 +232,26 @@ class Classifier:
         check_model_dir(local)
         name = str(local)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        chosen, reason = choose_backend(backend, local if local.is_dir() else None, device)
         if threads is not None and threads < 1:
             raise UserError(f"threads must be at least 1, not {threads}.")
+        chosen, reason = choose_backend(backend, local if local.is_dir() else None, device)
         threads = threads or default_threads()
         if device == "cpu" and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         tokenizer = load_tokenizer(name)
         trained = TrainConfig.load(local) if local.is_dir() else None
-        engine = None
+        engine = model = None
         if chosen in EXPORT_FILES:
             engine, reason = _exported_engine(chosen, reason, backend == "auto", local, threads)
-        if engine is not None:
+            chosen = chosen if engine is not None else "torch"
+        if engine is None:
+            model = load_classifier_model(name).to(device).eval()
+            engine = load_engine(chosen, None, threads, device, model)
+            config = model.config
+        else:
             from transformers import AutoConfig
 
             config = AutoConfig.from_pretrained(name, trust_remote_code=False)
-            model = None
-        else:
-            chosen = chosen if chosen not in EXPORT_FILES else "torch"
-            model = load_classifier_model(name).to(device).eval()
-            config = model.config
-            engine = load_engine(chosen, None, threads, device, model)
         if trained is not None:
             window, truncation = trained.max_length, trained.truncation
         else:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..atomic import missing_parents, remove_empty
 from ..config import CONFIG_FILENAME, TrainConfig
 from ..errors import UserError
 
@@ -45,7 +46,7 @@ def checkpoint_folder(args, config: TrainConfig) -> Iterator[str | None]:
     failed run leaves nothing behind. An interrupt (Ctrl-C) or a kill keeps the checkpoints
     for --resume, and so does a failed --resume run (its checkpoints predate it)."""
     checkpoints = config.checkpoint_path().expanduser().absolute()
-    missing = _missing_ancestors(checkpoints)
+    missing = missing_parents(checkpoints)
     users_empty_folder = checkpoints.is_dir() and not any(checkpoints.iterdir())
     resume_from = resume_point(args, checkpoints, config)
     try:
@@ -53,10 +54,10 @@ def checkpoint_folder(args, config: TrainConfig) -> Iterator[str | None]:
     except Exception:
         if args.process_index == 0 and not config.resume:
             _remove_ours(checkpoints, whole_folder=not users_empty_folder)
-            _remove_empty(missing)
+            remove_empty(missing)
         raise
     if args.process_index == 0:
-        _remove_empty(missing)  # a --checkpoint-dir under new folders: gone with the checkpoints
+        remove_empty(missing)  # a --checkpoint-dir under new folders: gone with the checkpoints
 
 
 def resume_point(args, checkpoints: Path, config: TrainConfig) -> str | None:
@@ -120,7 +121,7 @@ def check_same_run(checkpoints: Path, config: TrainConfig) -> None:
 
 def _comparable(config: TrainConfig) -> dict:
     values = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_CHANGES}
-    for name in PATH_SETTINGS:  # ./data.csv and /home/me/data.csv are the same data
+    for name in PATH_SETTINGS:  # a relative and an absolute spelling of one file are the same data
         if values.get(name) and Path(values[name]).expanduser().exists():
             values[name] = str(Path(values[name]).expanduser().resolve())
     return values
@@ -140,19 +141,6 @@ def _remove_ours(checkpoints: Path, whole_folder: bool) -> None:
             entry.unlink(missing_ok=True)
     if whole_folder and not any(checkpoints.iterdir()):
         checkpoints.rmdir()
-
-
-def _missing_ancestors(path: Path) -> list[Path]:
-    """The folders above ``path`` that do not exist yet, deepest first."""
-    return [parent for parent in path.parents if not parent.exists()]
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    for folder in folders:  # deepest first; a folder something else wrote into stays
-        try:
-            folder.rmdir()
-        except OSError:
-            return
 
 
 def is_complete(checkpoint: Path) -> bool:

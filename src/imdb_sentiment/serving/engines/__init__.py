@@ -128,8 +128,7 @@ def choose_backend(requested: str, model_dir: Path | None, device: str) -> tuple
                 "this one has neither: use --backend auto."
             )
     if requested in EXPORT_FILES:
-        _check_exported(requested, model_dir, device)
-        rejected = _rejection(requested, read_manifest(model_dir))
+        rejected = _rejection(requested, _check_exported(requested, model_dir, device))
         if rejected:
             return requested, f"{requested}: asked for, although {rejected}"
     return requested, f"{requested}: asked for"
@@ -150,7 +149,8 @@ def _rejection(name: str, manifest: dict) -> str:
     )
 
 
-def _check_exported(name: str, model_dir: Path | None, device: str) -> None:
+def _check_exported(name: str, model_dir: Path | None, device: str) -> dict:
+    """The export's manifest, once ``name`` is shown servable from ``model_dir``; else a UserError."""
     if device != "cpu":
         raise UserError(f"backend {name} runs on the CPU only; pass --device cpu.")
     if not package_installed(name):
@@ -172,6 +172,7 @@ def _check_exported(name: str, model_dir: Path | None, device: str) -> None:
             f"The export in '{model_dir}' was made from other weights than its "
             "model.safetensors; export again."
         )
+    return manifest
 
 
 def resolve_backend(requested: str, model_dir: Path | None, device: str) -> str:
