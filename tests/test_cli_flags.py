@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment.cli import RUNNERS, main, train_parser
+from imdb_sentiment.cli.arguments import app_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9_-]*[a-z0-9]")
@@ -38,8 +39,7 @@ def known_flags() -> set[str]:
         with redirect_stdout(out), pytest.raises(SystemExit):
             main([command, "--help"])
         flags |= set(FLAG.findall(out.getvalue()))
-    app = (ROOT / "gradioApp.py").read_text(encoding="utf-8")
-    return flags | set(re.findall(r"add_argument\(\"(--[a-z-]+)\"", app))
+    return flags | {option for action in app_parser()._actions for option in action.option_strings}
 
 
 @pytest.mark.parametrize("command", sorted(RUNNERS))
