@@ -135,6 +135,15 @@ def test_rows_without_text_are_dropped(tmp_path):
     assert len(splits.train) + len(splits.validation) == 38
 
 
+def test_a_review_reading_na_or_none_is_text_and_only_an_empty_cell_is_missing(tmp_path):
+    frame = make_reviews(40)
+    frame.loc[0, "text"], frame.loc[1, "text"], frame.loc[2, "text"] = "NA", "None", ""
+    frame.to_csv(path := tmp_path / "r.csv", index=False)
+    splits = load_splits(TrainConfig(data=str(path), max_eval_samples=None, max_train_samples=None))
+    texts = [*splits.train["text"], *splits.validation["text"]]
+    assert len(texts) == 39 and {"NA", "None"} <= set(texts)
+
+
 def test_a_folder_reads_only_the_split_files_it_documents(tmp_path, reviews):
     reviews.iloc[:40].to_csv(tmp_path / "train.csv", index=False)
     reviews.iloc[40:].to_csv(tmp_path / "test.csv", index=False)

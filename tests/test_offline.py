@@ -83,6 +83,20 @@ def test_an_unreachable_hub_is_one_bounded_request_and_named_hub_ids_fail_withou
     assert connections == []  # decided from the local cache alone
 
 
+def test_a_named_hub_dataset_read_alone_also_fails_after_one_bounded_request(
+    monkeypatch, hub_state, connections
+):
+    """``evaluate --data <hub id>`` reads the data without resolving a training config first."""
+    from imdb_sentiment.data import read_source
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub_state.HF_HUB_OFFLINE = False
+    monkeypatch.setattr(hub_state, "ENDPOINT", "http://{}:{}".format(*HUB))
+    with pytest.raises(HubUnreachableError, match="someone/not-cached-data"):
+        read_source("someone/not-cached-data")
+    assert connections == [offline.PROBE_TIMEOUT_S]
+
+
 def test_the_probe_reason_is_said_when_the_hub_does_not_answer(monkeypatch, hub_state):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     hub_state.HF_HUB_OFFLINE = False

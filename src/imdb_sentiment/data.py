@@ -27,11 +27,14 @@ from .errors import HubUnreachableError, UserError, is_local_path, looks_like_ne
 
 logger = logging.getLogger(__name__)
 
+# Only an empty cell is a missing value: pandas would also read a review that says "NA", "None"
+# or "null" as missing.
+CSV_MISSING = {"keep_default_na": False, "na_values": [""]}
 FILE_READERS = {
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
-    ".csv": pd.read_csv,
-    ".tsv": lambda path: pd.read_csv(path, sep="\t"),
+    ".csv": lambda path: pd.read_csv(path, **CSV_MISSING),
+    ".tsv": lambda path: pd.read_csv(path, sep="\t", **CSV_MISSING),
     ".jsonl": lambda path: pd.read_json(path, lines=True),
     ".ndjson": lambda path: pd.read_json(path, lines=True),
     ".json": lambda path: pd.read_json(path, lines=True),
@@ -148,6 +151,9 @@ def _is_split_file(path: Path, split: str) -> bool:
 def _read_hub(name: str) -> dict[str, pd.DataFrame]:
     import datasets
 
+    from .offline import offline_unless_reachable
+
+    offline_unless_reachable()
     try:
         loaded = datasets.load_dataset(name)
     except Exception as error:  # the Hub raises many types; sort them into two messages

@@ -87,6 +87,12 @@ def test_rows_are_numbered_within_each_file_across_chunks(tmp_path):
         assert (table["source_file"] == path).all() and table["text"].tolist() == part["text"].tolist()
 
 
+def test_a_csv_review_reading_na_is_text_and_an_empty_cell_is_missing(tmp_path):
+    (path := tmp_path / "r.csv").write_text('text\nNA\nNone\n""\ngood\n', encoding="utf-8")
+    table = pd.concat(read_chunks(str(path), str(path), chunk_rows=2), ignore_index=True)
+    assert table["text"].tolist()[:2] == ["NA", "None"] and pd.isna(table["text"][2])
+
+
 def test_scorer_matches_classifier_and_keeps_bad_rows(trained_model_dir, classifier):
     texts = make_reviews(30, seed=4, max_words=12)["text"].tolist()
     batch = pd.DataFrame({"text": texts + BAD, "label": range(len(texts) + len(BAD))}, dtype=object)

@@ -105,6 +105,10 @@ def test_sigkill_mid_training_then_resume_gives_the_same_metrics(
     metrics = json.loads((output / "metrics.json").read_text())
     assert _quality(metrics) == _quality(uninterrupted)
     assert metrics["validation"]["accuracy"] >= 0.8  # it learned (3 short epochs; chance is 0.5)
+    # The timings cover the resumed part only, and say so.
+    assert metrics["train"]["resumed_from_step"] > 0
+    assert f"resumed from step {metrics['train']['resumed_from_step']}" in (output / "README.md").read_text()
+    assert uninterrupted["train"]["resumed_from_step"] is None
     assert not checkpoints.exists()  # removed after the final save
     assert (
         Classifier.from_pretrained(output, device="cpu").predict(["a wonderful superb film"])[0].label

@@ -33,7 +33,8 @@ def run_export(argv: Sequence[str]) -> int:
         "--engines",
         default=None,
         help="Comma-separated engines to write (default: every one whose package is installed: "
-        f"{','.join(available_engines())}).",
+        f"{','.join(available_engines())}). The exports/ folder is written anew, so engines "
+        "exported before and not named here are removed, and the ranking covers only these.",
     )
     parser.add_argument(
         "--check-data",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import CSV_MISSING
 from ..errors import UserError
 
 READERS = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json")
@@ -65,7 +66,7 @@ def read_chunks(source, name: str, chunk_rows: int = CHUNK_ROWS):
         for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
     elif suffix == ".csv":
-        yield from pd.read_csv(source, chunksize=chunk_rows)
+        yield from pd.read_csv(source, chunksize=chunk_rows, **CSV_MISSING)
     else:  # dtype=False: a number in the text column stays a number, to be reported as such
         if not isinstance(source, (str, Path)):
             source = io.TextIOWrapper(source, encoding="utf-8")

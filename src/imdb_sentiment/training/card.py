@@ -79,6 +79,11 @@ def _calibration_line(calibration: dict | None) -> str:
     )
 
 
+def _resumed_note(train: dict) -> str:
+    step = train.get("resumed_from_step")
+    return f" (resumed from step {step}: the time covers the steps after it)" if step else ""
+
+
 def _precision_line(precision: dict | None) -> str:
     if not precision:
         return "- Precision: fp32."
@@ -215,7 +220,7 @@ Binary sentiment (NEGATIVE / POSITIVE), fine-tuned with the imdb-sentiment proje
   strategy; HTML line breaks removed.
 - {train["train_samples"]:,} training reviews, {config["epochs"]:g} epoch(s), learning rate
   {config["learning_rate"]:g}, batch size {config["batch_size"]}, seed {config["seed"]},
-  on {config["device"]} in {train["train_runtime_s"]:.0f} s.
+  on {config["device"]} in {train["train_runtime_s"]:.0f} s{_resumed_note(train)}.
 {_precision_line(metrics.get("precision"))}
 - The validation split was carved from train (stratified) and chose the best epoch; the test
   split, when present, was used once, for the report below.

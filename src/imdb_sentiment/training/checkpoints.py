@@ -153,6 +153,12 @@ def is_complete(checkpoint: Path) -> bool:
     return True
 
 
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The training step a complete checkpoint was saved at."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state["global_step"])
+
+
 def last_checkpoint(checkpoints: Path) -> str:
     """The newest complete checkpoint; half-written ones (a run killed while saving) are removed."""
     found = sorted(

@@ -45,7 +45,7 @@ from ..text import Encoder
 from .arguments import describe_recipe, training_arguments
 from .callbacks import timed_steps, training_callbacks
 from .card import model_card
-from .checkpoints import checkpoint_folder
+from .checkpoints import checkpoint_folder, checkpoint_step
 from .counterfactuals import dev_pairs, with_counterfactuals
 from .lora import apply_lora, merge_lora
 from .plots import plot_confusion_matrix, plot_training_curves
@@ -162,6 +162,8 @@ def build_trainer(config: TrainConfig, args, model, tokenizer, encoder: Encoder,
 def fit(trainer, config: TrainConfig, splits: Splits, resume_from) -> dict:
     """Train (from ``resume_from`` when resuming); LoRA adapters are merged afterwards, so what is
     calibrated and saved is one plain transformers model."""
+    # Read before training: the Trainer may rotate the checkpoint away as it saves newer ones.
+    resumed_from_step = checkpoint_step(resume_from) if resume_from else None
     output = trainer.train(resume_from_checkpoint=resume_from)
     if not math.isfinite(output.training_loss):
         raise TrainingDivergedError("The training loss is not finite; nothing was saved.")
@@ -169,6 +171,8 @@ def fit(trainer, config: TrainConfig, splits: Splits, resume_from) -> dict:
         trainer.model = merge_lora(trainer.model)
     return {
         "train_samples": len(splits.train),
+        # After --resume, the runtime, samples/s and loss below cover only the steps after this one.
+        "resumed_from_step": resumed_from_step,
         "train_runtime_s": output.metrics["train_runtime"],
         "train_samples_per_second": output.metrics["train_samples_per_second"],
         "train_loss": output.training_loss,
