@@ -21,8 +21,9 @@ AVX2 only (or anything else) onnx-int8, onnx, openvino, openvino-int8
 The export check's verdict (which engines are accepted) is trusted on every CPU. What changes the
 arithmetic between CPUs: OpenVINO's bf16 where the CPU has it (1.000 of fp32's labels in every
 measured table), and ONNX Runtime's int8 on CPUs without VNNI (saturating int16 pair sums), which
-moved labels within the check's noise when emulated (docs/benchmarks.md, "int8 on CPUs without
-VNNI"); NNCF's int8 there is not measured.
+on an AVX2-only EPYC moved one label in 500 more than a VNNI CPU's int32 sums would
+(docs/benchmarks.md, "int8 on CPUs without VNNI"). NNCF's int8 is slower than OpenVINO's fp32
+there, so the AVX2 rule puts it last.
 
 On a GPU ``auto`` is always ``torch``, which serves fp16 or bf16 as the card supports.
 """
