@@ -53,10 +53,17 @@ def test_every_engine_gives_the_fp32_labels(exported, reviews, monkeypatch):
     reference = Classifier.from_pretrained(exported, device="cpu", backend="torch")
     expected = reference.predict_logits(reviews)
     on_cpu(monkeypatch, AMX)  # torch-bf16 runs (emulated, slowly) on any CPU; only AMX is allowed
+    # Whether the tiny model's int8 passes its 64-review check depends on the CPU's int8 kernel.
+    accepted = json.loads((exported / EXPORT_DIR / MANIFEST).read_text())["accepted"]
     for backend in BACKENDS:
         classifier = Classifier.from_pretrained(exported, device="cpu", backend=backend)
         assert classifier.backend_name == backend
-        assert classifier.engine_reason == f"{backend}: asked for"
+        if accepted.get(backend, True):
+            assert classifier.engine_reason == f"{backend}: asked for"
+        else:
+            assert classifier.engine_reason.startswith(
+                f"{backend}: asked for, although the export check rejected it"
+            )
         logits = classifier.predict_logits(reviews, batch_size=7, max_batch_tokens=300)
         same = logits.argmax(axis=1) == expected.argmax(axis=1)
         # int8 and bf16 move logits by up to about 1 on this 32-wide model (typical fp32 margin: ~5),
