@@ -24,6 +24,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .errors import HubUnreachableError, UserError, is_local_path, looks_like_network_failure
+from .offline import offline_unless_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,6 @@ def _is_split_file(path: Path, split: str) -> bool:
 
 def _read_hub(name: str) -> dict[str, pd.DataFrame]:
     import datasets
-
-    from .offline import offline_unless_reachable
 
     offline_unless_reachable()
     try:

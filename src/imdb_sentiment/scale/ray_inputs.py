@@ -86,17 +86,10 @@ def _arrow_type(values):
     """The Arrow type of a column's sampled values; ``string`` when Arrow cannot type them as one."""
     import pyarrow as pa
 
-    # A column of values of several kinds (strings and numbers in a CSV, say) has no one Arrow type:
-    # pyarrow raises one of these three, depending on the mix.
-    mixed_kinds = (
-        pa.ArrowInvalid,
-        pa.ArrowTypeError,
-        pa.ArrowNotImplementedError,  # some mixes of kinds, e.g. bytes and str: not a missing feature
-    )
     try:
         return pa.array(values, from_pandas=True).type
-    except mixed_kinds:
-        return pa.string()
+    except pa.ArrowException:  # values of several kinds (strings and numbers in a CSV, say) have no
+        return pa.string()  # one Arrow type; which of its errors pyarrow raises depends on the mix
 
 
 def probe(path: str) -> Part:
