@@ -138,23 +138,54 @@ def test_a_missing_text_column_suggests_the_text_column_flag(tiny_distilbert, tm
     assert "no column 'text'" in line and "'review', 'stars'" in line and "Pass --text-column" in line
 
 
-JSON_ARRAYS = {
-    "one line": '["a superb film .", "an awful film ."]\n',
-    "records in an array": '[{"text": "a superb film .", "label": 1}]',
-    "pretty-printed": '[\n  {"text": "a superb film .", "label": 1}\n]\n',
+def test_evaluate_speaks_of_the_data_it_was_given_not_of_training_data(tiny_distilbert, tmp_path, capsys):
+    source = tmp_path / "reviews.csv"
+    source.write_text("review,label\na superb film .,1\n")
+    assert main(["evaluate", "--model-dir", str(tiny_distilbert), "--data", str(source)]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "The evaluation data has no column 'text'" in line and "train" not in line, line
+
+
+NOT_OBJECTS = {
+    "strings in an array": ("reviews.json", '["a superb film .", "an awful film ."]\n'),
+    "arrays on lines": ("reviews.jsonl", '["a superb film .", 1]\n["an awful film .", 0]\n'),
+    "pretty-printed array as JSON Lines": (
+        "reviews.jsonl",
+        '[\n  {"text": "a superb film .", "label": 1}\n]\n',
+    ),
 }
 
 
-@pytest.mark.parametrize("content", JSON_ARRAYS.values(), ids=JSON_ARRAYS.keys())
+@pytest.mark.parametrize(("name", "content"), NOT_OBJECTS.values(), ids=NOT_OBJECTS.keys())
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
-def test_a_json_array_is_named_as_such(tiny_distilbert, tmp_path, capsys, command, content):
-    source = tmp_path / "reviews.json"
+def test_json_without_review_objects_is_named_as_such(
+    tiny_distilbert, tmp_path, capsys, command, name, content
+):
+    source = tmp_path / name
     source.write_text(content)
     flag = "--file" if command == "predict" else "--data"
     assert main([command, "--model-dir", str(tiny_distilbert), flag, str(source)]) == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line.startswith("error: ") and "holds JSON arrays, not objects with a 'text'" in line, line
+    assert line.startswith("error: ") and "holds JSON arrays or values, not objects with a 'text'" in line, (
+        line
+    )
     assert "its columns are" not in line and "--text-column" not in line
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["one line", "pretty-printed"])
+def test_a_json_array_of_reviews_is_scored_and_evaluated(
+    trained_model_dir, reviews, tmp_path, capsys, indent
+):
+    source = tmp_path / "reviews.json"
+    source.write_text(json.dumps(reviews[["text", "label"]].to_dict("records"), indent=indent))
+    assert main(predict(trained_model_dir, "--file", str(source))) == 0
+    table = pd.DataFrame([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    assert len(table) == len(reviews) and table["error"].isna().all()
+    assert accuracy(table, reviews) >= 0.9
+
+    assert main(["evaluate", "--model-dir", str(trained_model_dir), "--data", str(source)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n"] == len(reviews) and printed["accuracy"] >= 0.9
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])

@@ -29,9 +29,18 @@ def sorted_rows(frame: pd.DataFrame) -> list[tuple[str, int]]:
     return sorted(zip(frame["text"], frame["label"].astype(int)))
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv", "tsv", "jsonl", "folder", "acl"])
+@pytest.mark.parametrize(
+    "fmt", ["parquet", "csv", "tsv", "jsonl", "json", "bom-jsonl", "bom-json", "folder", "acl"]
+)
 def test_each_format_loads_the_same_reviews(tmp_path, reviews, fmt):
-    if fmt == "parquet":
+    if fmt.startswith("bom-"):  # what Windows editors write: a byte-order mark, then the JSON
+        source = tmp_path / f"r.{fmt[4:]}"
+        lines = fmt == "bom-jsonl"
+        content = reviews.to_json(orient="records", lines=lines, indent=None if lines else 2)
+        source.write_bytes(b"\xef\xbb\xbf" + content.encode("utf-8"))
+    elif fmt == "json":  # one array of objects, as json.dump of a list of records writes it
+        reviews.to_json(source := tmp_path / "r.json", orient="records")
+    elif fmt == "parquet":
         reviews.to_parquet(source := tmp_path / "r.parquet")
     elif fmt == "csv":
         reviews.to_csv(source := tmp_path / "r.csv", index=False)

@@ -2,7 +2,7 @@
 
 Sources, all giving the same result for the same reviews:
 - a Hub dataset id (``stanfordnlp/imdb``) through ``datasets.load_dataset``;
-- a parquet, CSV/TSV or JSON Lines file (train only);
+- a parquet, CSV/TSV, JSON Lines or JSON (an array of objects) file (train only);
 - a folder holding ``train.*`` and optionally ``test.*`` files in those formats;
 - the original ``aclImdb/`` layout (``train/pos/*.txt``, ``train/neg/*.txt``, ``test/...``).
 
@@ -31,14 +31,17 @@ logger = logging.getLogger(__name__)
 # Only an empty cell is a missing value: pandas would also read a review that says "NA", "None"
 # or "null" as missing.
 CSV_MISSING = {"keep_default_na": False, "na_values": [""]}
+# A byte-order mark (Windows editors write one) is skipped, as pandas' CSV reader does; pandas'
+# JSON reader would fail on it ("Expected object or value").
+JSON_ENCODING = "utf-8-sig"
 FILE_READERS = {
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
     ".csv": lambda path: pd.read_csv(path, **CSV_MISSING),
     ".tsv": lambda path: pd.read_csv(path, sep="\t", **CSV_MISSING),
-    ".jsonl": lambda path: pd.read_json(path, lines=True),
-    ".ndjson": lambda path: pd.read_json(path, lines=True),
-    ".json": lambda path: pd.read_json(path, lines=True),
+    ".jsonl": lambda path: pd.read_json(path, lines=True, encoding=JSON_ENCODING),
+    ".ndjson": lambda path: pd.read_json(path, lines=True, encoding=JSON_ENCODING),
+    ".json": lambda path: _read_json(path),
 }
 LABEL_NAMES = ("NEGATIVE", "POSITIVE")
 _LABEL_ALIASES = {
@@ -57,12 +60,13 @@ JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def json_arrays_message(name: str, fields: tuple[str, ...]) -> str:
-    """What to say about a JSON file of arrays (``["a review", ...]``), read as JSON Lines: its
-    "columns" are 0, 1, ... or it does not parse, and naming those would not tell what is wrong."""
+    """What to say about a JSON file of arrays or bare values (``["a review", ...]``): its "columns"
+    are 0, 1, ... or it does not parse, and naming those would not tell what is wrong."""
     example = ", ".join(f'"{field}": ...' for field in fields)
     return (
-        f"{name} holds JSON arrays, not objects with a {' and a '.join(map(repr, fields))} field: "
-        f"write one JSON object per line (JSON Lines), e.g. {{{example}}}."
+        f"{name} holds JSON arrays or values, not objects with a {' and a '.join(map(repr, fields))} "
+        f"field: write one object per review, e.g. {{{example}}}, one per line (JSON Lines) or all "
+        "in one array (.json)."
     )
 
 
@@ -72,8 +76,9 @@ def reads_as_json_arrays(table: pd.DataFrame) -> bool:
     return len(table.columns) > 0 and pd.api.types.is_integer_dtype(table.columns.dtype)
 
 
-def _starts_a_json_array(path: Path) -> bool:
-    """True for a JSON file whose first character is ``[`` (for the message of a failed read)."""
+def starts_a_json_array(path: Path) -> bool:
+    """True for a JSON file whose first character is ``[``: a ``.json`` file is then read as one
+    array; in JSON Lines it is an array spread over lines, which no line parses alone."""
     if path.suffix.lower() not in JSON_SUFFIXES:
         return False
     try:
@@ -81,6 +86,15 @@ def _starts_a_json_array(path: Path) -> bool:
             return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
     except OSError:
         return False
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    """A ``.json`` file: one array of objects (what ``json.dump`` of a list of records and pandas'
+    ``orient="records"`` write), else JSON Lines."""
+    if starts_a_json_array(path):
+        # dtype/convert_dates off: a review that looks like a number or a date stays as written
+        return pd.read_json(path, orient="records", dtype=False, convert_dates=False, encoding=JSON_ENCODING)
+    return pd.read_json(path, lines=True, encoding=JSON_ENCODING)
 
 
 @dataclass
@@ -98,13 +112,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     reader = FILE_READERS.get(path.suffix.lower())
     if reader is None:
-        raise UserError(f"Don't know how to read '{path.name}': use .parquet, .csv, .tsv or .jsonl.")
+        raise UserError(f"Don't know how to read '{path.name}': use .parquet, .csv, .tsv, .jsonl or .json.")
     try:
         table = reader(path)
     except UnicodeDecodeError as error:
         raise UserError(f"'{path}' is not valid UTF-8 text ({error.reason}).") from error
     except (ValueError, OSError, pd.errors.ParserError) as error:
-        if _starts_a_json_array(path):  # a pretty-printed array: each of its lines fails to parse
+        if starts_a_json_array(path) and path.suffix.lower() != ".json":  # read as lines: each fails
             raise UserError(json_arrays_message(f"'{path}'", ("text",))) from error
         raise UserError(f"Could not read '{path}': {str(error).splitlines()[0]}") from error
     if len(table.columns) == 0:  # an empty JSON Lines file reads as a table with no columns

@@ -93,6 +93,14 @@ def test_a_csv_review_reading_na_is_text_and_an_empty_cell_is_missing(tmp_path):
     assert table["text"].tolist()[:2] == ["NA", "None"] and pd.isna(table["text"][2])
 
 
+def test_json_lines_after_a_byte_order_mark_read_from_a_path_and_from_a_stream(tmp_path):
+    (path := tmp_path / "r.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "good"}\n{"text": "bad"}\n')
+    with path.open("rb") as stream:  # local files are read from paths; s3:// ones arrive as streams
+        for source in (str(path), stream):
+            table = pd.concat(read_chunks(source, str(path), chunk_rows=1), ignore_index=True)
+            assert table.columns.tolist() == ["text"] and table["text"].tolist() == ["good", "bad"]
+
+
 def test_scorer_matches_classifier_and_keeps_bad_rows(trained_model_dir, classifier):
     texts = make_reviews(30, seed=4, max_words=12)["text"].tolist()
     batch = pd.DataFrame({"text": texts + BAD, "label": range(len(texts) + len(BAD))}, dtype=object)
@@ -161,6 +169,7 @@ def test_plan_skips_empty_parts_keeps_the_rest_and_unifies_their_schemas(tmp_pat
         ("empty.parquet", b"", "Could not read 'empty.parquet'"),
         ("latin1.csv", "text\ncaf\xe9\n".encode("latin-1"), "'latin1.csv' is not valid UTF-8"),
         ("truncated.jsonl", b'{"text": "fine', "Could not read 'truncated.jsonl'"),
+        ("array.json", b'[{"text": "fine"}]', "'array.json' is one JSON array.*streams JSON Lines"),
     ],
 )
 def test_plan_refuses_unreadable_parts_naming_them(tmp_path, name, content, message):

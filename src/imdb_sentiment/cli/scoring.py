@@ -31,7 +31,9 @@ def run_predict(argv: Sequence[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="imdb-sentiment predict", description="Score reviews.")
     parser.add_argument("texts", nargs="*", help="Reviews to score (or use --file, or stdin).")
-    parser.add_argument("--file", help="TXT (one review a line), CSV, parquet or JSON Lines file.")
+    parser.add_argument(
+        "--file", help="TXT (one review a line), CSV, parquet, JSON Lines or JSON (an array of objects) file."
+    )
     parser.add_argument("--text-column", default="text", help="Text column of a table file.")
     parser.add_argument(
         "--output", help="Write .jsonl, .csv or .parquet here (default: JSON Lines on stdout)."
@@ -130,7 +132,10 @@ def run_evaluate(argv: Sequence[str]) -> int:
     if args.split not in tables:
         raise UserError(f"'{args.data}' has no {args.split} split; it has {', '.join(tables)}.")
     table = tables[args.split]
-    frame = standardize(table, args.text_column, args.label_column, args.split)
+    # A lone file reads as a "train" split; its errors must not speak of training data.
+    frame = standardize(
+        table, args.text_column, args.label_column, args.split if len(tables) > 1 else "evaluation"
+    )
     if "source" in table.columns:  # standardize keeps text and label of the rows with a text
         kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
         frame["source"] = table.loc[kept, "source"].astype(str).to_numpy()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import CSV_MISSING
+from ..data import CSV_MISSING, JSON_ENCODING, starts_a_json_array
 from ..errors import UserError
 
 READERS = (".parquet", ".pq", ".csv", ".jsonl", ".ndjson", ".json")
@@ -69,8 +69,8 @@ def read_chunks(source, name: str, chunk_rows: int = CHUNK_ROWS):
         yield from pd.read_csv(source, chunksize=chunk_rows, **CSV_MISSING)
     else:  # dtype=False: a number in the text column stays a number, to be reported as such
         if not isinstance(source, (str, Path)):
-            source = io.TextIOWrapper(source, encoding="utf-8")
-        yield from pd.read_json(source, lines=True, chunksize=chunk_rows, dtype=False)
+            source = io.TextIOWrapper(source, encoding=JSON_ENCODING)
+        yield from pd.read_json(source, lines=True, chunksize=chunk_rows, dtype=False, encoding=JSON_ENCODING)
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,11 @@ def _arrow_type(values):
 def probe(path: str) -> Part:
     """Read a local file's footer (parquet) or first rows (CSV, JSON Lines); UserError if unreadable."""
     name = Path(path).name
+    if starts_a_json_array(Path(path)):
+        raise UserError(
+            f"'{name}' is one JSON array, which cannot be read in parts: --engine ray streams "
+            "JSON Lines (one object per line). Convert it, or score it without --engine ray."
+        )
     try:
         if Path(path).suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq

@@ -45,7 +45,7 @@ def read_reviews(
             raise UserError(f"'{path}' is not valid UTF-8 text.") from error
         return [line for line in lines if line.strip()]
     if path.suffix.lower() not in FILE_READERS:
-        raise UserError(f"Cannot read '{path.name}': use .txt, .csv, .parquet or .jsonl.")
+        raise UserError(f"Cannot read '{path.name}': use .txt, .csv, .parquet, .jsonl or .json.")
     table = read_table(path)
     if text_column not in table.columns:
         raise UserError(_missing_column_message(path, table, text_column, column_option))
