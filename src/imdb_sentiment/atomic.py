@@ -29,31 +29,38 @@ from .errors import UserError
 MODEL_MARKERS = ("config.json", "training_config.json", "model.safetensors")
 
 
-def check_output_dir(path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Path:
+def check_output_dir(
+    path: str | Path, markers: tuple[str, ...] = MODEL_MARKERS, flag: str | None = "--output-dir"
+) -> Path:
     """Fail early, before any training, if ``path`` cannot be (re)placed by a model directory
-    (or by another folder this project writes, recognised by one of ``markers``)."""
+    (or by another folder this project writes, recognised by one of ``markers``). ``flag``: the
+    option that named ``path``, for the message (None: the folder is not the user's choice)."""
     path = Path(path).expanduser().absolute()
+    named = f"{flag} '{path}'" if flag else f"'{path}'"
     if path.exists() and not path.is_dir():
-        raise UserError(f"output_dir '{path}' exists and is not a directory.")
+        raise UserError(f"{named} exists and is not a folder.")
     if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
+        fix = f"Choose another {flag}." if flag else "Move what it holds elsewhere."
         raise UserError(
-            f"output_dir '{path}' is a non-empty folder that does not hold a model; "
-            "refusing to replace it. Choose another --output-dir."
+            f"{named} is a non-empty folder that holds no model or other output of this project; "
+            f"refusing to replace it. {fix}"
         )
     # Missing parents are only created when the model is saved: a run that fails before leaves none.
     existing = next(p for p in path.parents if p.exists())
     if not existing.is_dir():
-        raise UserError(f"output_dir '{path}' cannot be created: '{existing}' is a file, not a folder.")
+        raise UserError(f"{named} cannot be created: '{existing}' is a file, not a folder.")
     if not os.access(existing, os.W_OK):
         raise UserError(f"Cannot write to '{existing}'.")
     return path
 
 
 @contextmanager
-def atomic_directory(target: str | Path, markers: tuple[str, ...] = MODEL_MARKERS) -> Iterator[Path]:
+def atomic_directory(
+    target: str | Path, markers: tuple[str, ...] = MODEL_MARKERS, flag: str | None = "--output-dir"
+) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces ``target`` in one rename. An existing
-    non-empty ``target`` is only replaced if it holds one of ``markers``."""
-    target = check_output_dir(target, markers)
+    non-empty ``target`` is only replaced if it holds one of ``markers`` (``check_output_dir``)."""
+    target = check_output_dir(target, markers, flag)
     created = missing_parents(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))

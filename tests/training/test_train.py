@@ -216,7 +216,10 @@ def test_refuses_to_replace_a_folder_that_is_not_a_model(tmp_path, tiny_distilbe
     output = tmp_path / "precious"
     output.mkdir()
     (output / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="does not hold a model"):
+    with pytest.raises(
+        UserError,
+        match="--output-dir .* holds no model or other output of this project.*Choose another --output-dir",
+    ):
         train(tiny_config(tiny_distilbert, reviews_parquet, output))
     assert (output / "notes.txt").read_text() == "keep me"
 

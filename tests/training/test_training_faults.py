@@ -236,3 +236,24 @@ def test_output_parents_are_made_only_when_the_model_is_saved(tmp_path):
     with atomic_directory(target) as staging:
         (staging / "config.json").write_text("{}")
     assert (target / "config.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("flag", "advice"),
+    [
+        ("--output-dir", "Choose another --output-dir."),
+        ("--dry-run", "Choose another --dry-run."),
+        (None, "Move"),
+    ],
+)
+def test_a_foreign_folder_is_refused_naming_the_option_that_chose_it(tmp_path, flag, advice):
+    (target := tmp_path / "precious").mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError) as caught, atomic_directory(target, flag=flag):
+        pytest.fail("a foreign folder was opened for replacing")
+    message = str(caught.value)
+    assert message.startswith(f"{flag} '" if flag else "'") and advice in message
+    assert "holds no model or other output of this project" in message and "output_dir" not in message
+    assert (target / "notes.txt").read_text() == "keep me" and [p.name for p in tmp_path.iterdir()] == [
+        "precious"
+    ]

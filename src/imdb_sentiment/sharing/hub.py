@@ -229,7 +229,7 @@ def push(
         check_repo_id(space_id, "--space")
     check_model_dir(Path(model_dir))
     if dry_run is not None:
-        with atomic_directory(dry_run, markers=DRY_RUN_MARKERS) as staging:
+        with atomic_directory(dry_run, markers=DRY_RUN_MARKERS, flag="--dry-run") as staging:
             result = _stage(model_dir, staging, repo_id, revision, space_id, include_exports)
         result.dry_run = Path(dry_run)
         return result

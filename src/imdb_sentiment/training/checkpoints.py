@@ -85,17 +85,17 @@ def check_checkpoint_dir(checkpoints: Path, output_dir: Path) -> None:
     """A UserError unless ``checkpoints`` is missing, empty or holds only what training writes, and
     lies apart from the model folder (which replaces itself whole, and would take them along)."""
     if checkpoints.exists() and not checkpoints.is_dir():
-        raise UserError(f"checkpoint_dir '{checkpoints}' exists and is not a directory.")
+        raise UserError(f"--checkpoint-dir '{checkpoints}' exists and is not a folder.")
     if checkpoints == output_dir or output_dir in checkpoints.parents or checkpoints in output_dir.parents:
         raise UserError(
-            f"checkpoint_dir '{checkpoints}' and output_dir '{output_dir}' must not be the same "
+            f"--checkpoint-dir '{checkpoints}' and --output-dir '{output_dir}' must not be the same "
             "folder or inside each other."
         )
     entries = checkpoints.iterdir() if checkpoints.is_dir() else ()
     foreign = sorted(p.name for p in entries if not OUR_ENTRIES.fullmatch(p.name))
     if foreign:
         raise UserError(
-            f"checkpoint_dir '{checkpoints}' holds files that are not training checkpoints "
+            f"--checkpoint-dir '{checkpoints}' holds files that are not training checkpoints "
             f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); refusing to use it, "
             "since a fresh run clears it. Choose an empty or new --checkpoint-dir."
         )

@@ -130,7 +130,7 @@ def export_model(
     reference = engine_logits(torch_engine, ids, pad)
     scale = max(1.0, float(np.abs(reference).max()))
     markers = (MANIFEST, *EXPORT_FILES.values())
-    with atomic_directory(model_dir / EXPORT_DIR, markers=markers) as staging:
+    with atomic_directory(model_dir / EXPORT_DIR, markers=markers, flag=None) as staging:
         onnx_path = staging / EXPORT_FILES["onnx"]
         export_onnx_graph(classifier.model, pad_batch(ids[:2], pad), onnx_path, opset)
         if {"openvino", "openvino-int8"} & set(engines):
