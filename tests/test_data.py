@@ -116,7 +116,11 @@ def test_custom_column_names(tmp_path):
         (lambda p: pd.DataFrame({"review": ["a"], "label": [1]}).to_csv(p, index=False), "no column 'text'"),
         (
             lambda p: pd.DataFrame({"text": ["good", "fine"] * 5, "label": [1] * 10}).to_csv(p, index=False),
-            "must hold both classes",
+            "at least 2 reviews of each class.*found 0 negative and 10 positive",
+        ),
+        (
+            lambda p: pd.DataFrame({"text": ["good", "bad"], "label": [1, 0]}).to_csv(p, index=False),
+            "at least 2 reviews of each class, one for training and one for validation.*1 negative and 1 pos",
         ),
         (
             lambda p: pd.DataFrame({"text": ["good", "bad"] * 5, "label": ["pos", "so-so"] * 5}).to_csv(
@@ -127,7 +131,15 @@ def test_custom_column_names(tmp_path):
         (lambda p: p.write_bytes(b"text,label\n\xff\xfe bad bytes,1\n"), "not valid UTF-8"),
         (lambda p: p.write_text(""), "Could not read"),
     ],
-    ids=["missing", "no-text-column", "single-class", "unknown-labels", "bad-encoding", "empty-file"],
+    ids=[
+        "missing",
+        "no-text-column",
+        "single-class",
+        "one-of-each",
+        "unknown-labels",
+        "bad-encoding",
+        "empty-file",
+    ],
 )
 def test_bad_data_is_a_clear_error(tmp_path, make, message):
     path = tmp_path / "data.csv"

@@ -259,8 +259,8 @@ def load_splits(config: TrainConfig) -> Splits:
     counts = np.bincount(train["label"], minlength=2)
     if counts.min() < 2:
         raise UserError(
-            f"The training data must hold both classes (found {counts[0]} negative and "
-            f"{counts[1]} positive reviews)."
+            f"The training data must hold at least 2 reviews of each class, one for training and one "
+            f"for validation (found {counts[0]} negative and {counts[1]} positive reviews)."
         )
     try:
         train, validation = train_test_split(
