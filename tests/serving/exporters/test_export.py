@@ -170,3 +170,18 @@ def test_int8_keeps_the_feed_forward_down_projections_in_float(exported):
     recorded = json.loads((exported / EXPORT_DIR / MANIFEST).read_text())["int8_kept_in_float"]
     assert sorted(recorded["onnx-int8"]) == sorted(float_products)
     assert set(recorded["openvino-int8"]) == down
+
+
+def test_int8_smooths_each_up_projection_and_records_it(exported):
+    """onnx-int8's up-projections read their input through a smoothing Mul (exporters/smoothing.py),
+    one per layer, and export.json names them; the fp32 file has none."""
+    import onnx
+
+    layers = json.loads((exported / "config.json").read_text())["n_layers"]
+    smoothed = json.loads((exported / EXPORT_DIR / MANIFEST).read_text())["int8_smoothed"]["onnx-int8"]
+    assert len(smoothed) == layers and all("ffn/lin1" in name for name in smoothed)
+    int8 = onnx.load(str(exported / EXPORT_DIR / "model.int8.onnx"))
+    muls = {n.name for n in int8.graph.node if n.op_type == "Mul" and n.name.endswith("/smooth")}
+    assert muls == {f"{name}/smooth" for name in smoothed}
+    fp32 = onnx.load(str(exported / EXPORT_DIR / "model.onnx"))
+    assert not any(n.name.endswith("/smooth") for n in fp32.graph.node)

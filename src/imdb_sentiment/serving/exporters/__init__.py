@@ -4,6 +4,7 @@
 - ``onnx.py``      the fp32 ONNX graph, ONNX Runtime's transformer fusions, dynamic int8;
 - ``openvino.py``  OpenVINO IR and NNCF static int8;
 - ``int8.py``      which matrix products both int8 files keep in float;
+- ``smoothing.py`` SmoothQuant scales for ONNX Runtime's int8 up-projections;
 - ``check.py``     each candidate against fp32 on real reviews, and the speed ranking on this CPU.
 
 The serving side (reading these files) is ``serving/engines/``; nothing there imports this package,

@@ -35,7 +35,7 @@ MAX_ACCURACY_DROP = 0.01  # and lose at most one point of accuracy
 MAX_CHECK_REVIEWS = 500
 # Fewer check reviews than this and the summary warns: 200 of 200 agreeing is still 0.981-1.00.
 FEW_CHECK_REVIEWS = 200
-CALIBRATION_REVIEWS = 128  # NNCF int8 calibration: this many check reviews, in batches of 8
+CALIBRATION_REVIEWS = 128  # int8 calibration (NNCF, smoothing): this many check reviews, batches of 8
 TIMING_REVIEWS, TIMING_BATCH, TIMING_ROUNDS = 64, 16, 2
 
 

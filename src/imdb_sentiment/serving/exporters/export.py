@@ -4,8 +4,9 @@
 
 Writes ``saved_model/exports/`` in one rename (``atomic.atomic_directory``; the safetensors weights
 are only read): ``model.onnx`` (ONNX Runtime's transformer fusions), ``model.int8.onnx`` (dynamic
-int8), ``model.xml`` (OpenVINO IR, fp32 weights), ``model.int8.xml`` (NNCF static int8, calibrated
-on check reviews), and ``export.json``. The steps, in order:
+int8, its up-projections smoothed on check reviews), ``model.xml`` (OpenVINO IR, fp32 weights),
+``model.int8.xml`` (NNCF static int8, calibrated on check reviews), and ``export.json``. The
+steps, in order:
 
 1. the graph is exported to ONNX and converted to OpenVINO *before* ONNX Runtime's fusions rewrite
    ``model.onnx`` (the fused ops are ONNX Runtime's own, which OpenVINO cannot read);
@@ -18,7 +19,7 @@ on check reviews), and ``export.json``. The steps, in order:
 
 ``export.json`` also records the check reviews, the thresholds, each candidate's figures, the
 weights it was made from, the operators ONNX Runtime fused, the matrix products each int8 file
-kept in float, and the library versions.
+kept in float (and those ``onnx-int8`` smoothed), and the library versions.
 """
 
 from __future__ import annotations
@@ -140,18 +141,21 @@ def export_model(
         fused = {}
         if {"onnx", "onnx-int8"} & set(engines):
             fused = fuse_transformer_graph(onnx_path, classifier.model.config)
-        kept_in_float = {}  # int8 file -> the matrix products it left in float
+        kept_in_float, smoothed = {}, {}  # int8 file -> the matrix products it left in float / smoothed
+        calibration = [
+            pad_batch(ids[i : i + 8], pad) for i in range(0, min(len(ids), CALIBRATION_REVIEWS), 8)
+        ]
         if "onnx-int8" in engines:
-            kept_in_float["onnx-int8"] = quantize_int8(onnx_path, staging / EXPORT_FILES["onnx-int8"])
+            kept_in_float["onnx-int8"], smoothed["onnx-int8"] = quantize_int8(
+                onnx_path, staging / EXPORT_FILES["onnx-int8"], calibration
+            )
         if "openvino-int8" in engines:
             from .openvino import quantize_openvino_int8
 
-            calibration = [
-                dict(zip(("input_ids", "attention_mask"), pad_batch(ids[i : i + 8], pad)))
-                for i in range(0, min(len(ids), CALIBRATION_REVIEWS), 8)
-            ]
             kept_in_float["openvino-int8"] = quantize_openvino_int8(
-                staging / EXPORT_FILES["openvino"], staging / EXPORT_FILES["openvino-int8"], calibration
+                staging / EXPORT_FILES["openvino"],
+                staging / EXPORT_FILES["openvino-int8"],
+                [dict(zip(("input_ids", "attention_mask"), batch)) for batch in calibration],
             )
         report = ExportReport(str(model_dir / EXPORT_DIR), {n: EXPORT_FILES[n] for n in engines}, fused=fused)
         served = {}
@@ -205,6 +209,7 @@ def export_model(
             "ranking": report.ranking,
             "fused_operators": fused,
             "int8_kept_in_float": kept_in_float,
+            "int8_smoothed": smoothed,
             "opset": opset,
             "seconds": round(report.seconds, 1),
             "versions": _versions(torch.__version__),

@@ -1,9 +1,10 @@
 """The ONNX files ``export`` writes: the fp32 graph of a classifier, rewritten with ONNX Runtime's
-transformer fusions, and its dynamic int8 version; served by ``engines/onnx.py``.
+transformer fusions, and its dynamic int8 version (smoothed: ``smoothing.py``); served by
+``engines/onnx.py``.
 
     export_onnx_graph(model, (input_ids, attention_mask), Path("exports/model.onnx"), opset=17)
     fuse_transformer_graph(Path("exports/model.onnx"), model.config)
-    quantize_int8(Path("exports/model.onnx"), Path("exports/model.int8.onnx"))
+    quantize_int8(Path("exports/model.onnx"), Path("exports/model.int8.onnx"), calibration)
 
 The ``onnx`` package and ONNX Runtime's tools are imported only inside these functions: they are
 needed to export, never to serve.
@@ -101,20 +102,27 @@ def matmul_weight_rows(path: Path) -> dict[str, int]:
     }
 
 
-def quantize_int8(source: Path, target: Path) -> list[str]:
+def quantize_int8(source: Path, target: Path, calibration=()) -> tuple[list[str], list[str]]:
     """ONNX Runtime dynamic int8 of ``source`` at ``target``: weights per output channel once,
-    activations per batch. Returns the products it kept in float.
+    activations per batch. Returns the products it kept in float and those it smoothed.
 
     Only the matrix products (MatMul and the fused Attention's projections) are quantized, except
     the feed-forward down-projections (``int8.widest_products``); the embedding tables stay fp32
-    (docs/experiments.md, "Dynamic int8 settings").
+    (docs/experiments.md, "Dynamic int8 settings"). With ``calibration`` (padded
+    (input_ids, attention_mask) batches of reviews), the up-projections' inputs are smoothed first
+    (``smoothing.py``).
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from .smoothing import smooth_up_projections
+
     keep_in_float = widest_products(matmul_weight_rows(source))
+    model = onnx.load(str(source))
+    smoothed = smooth_up_projections(model, list(calibration))
     with _quiet_logs():  # it logs a line per tensor on the root logger
         quantize_dynamic(
-            str(source),
+            model,
             str(target),
             weight_type=QuantType.QInt8,  # u8 activations x s8 weights: the fast AVX2 kernel
             per_channel=True,
@@ -123,7 +131,7 @@ def quantize_int8(source: Path, target: Path) -> list[str]:
             nodes_to_exclude=keep_in_float,
             extra_options={"DefaultTensorType": 1},  # FLOAT, for nodes shape inference skips
         )
-    return keep_in_float
+    return keep_in_float, smoothed
 
 
 @contextlib.contextmanager
