@@ -88,12 +88,9 @@ def fuse_transformer_graph(path: Path, config) -> dict[str, int]:
     return counts
 
 
-def matmul_weight_rows(path: Path) -> dict[str, int]:
+def matmul_weight_rows(model) -> dict[str, int]:
     """``{MatMul node name: rows of its constant weight}`` (the width of the input it reads) in the
-    ONNX file at ``path``."""
-    import onnx
-
-    model = onnx.load(str(path))
+    ONNX ``model`` (a ModelProto)."""
     rows = {tensor.name: tensor.dims[0] for tensor in model.graph.initializer if len(tensor.dims) == 2}
     return {
         node.name: rows[node.input[1]]
@@ -117,8 +114,8 @@ def quantize_int8(source: Path, target: Path, calibration=()) -> tuple[list[str]
 
     from .smoothing import smooth_up_projections
 
-    keep_in_float = widest_products(matmul_weight_rows(source))
     model = onnx.load(str(source))
+    keep_in_float = widest_products(matmul_weight_rows(model))
     smoothed = smooth_up_projections(model, list(calibration))
     with _quiet_logs():  # it logs a line per tensor on the root logger
         quantize_dynamic(
