@@ -15,18 +15,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Whatever the suite and the processes it starts put in the temp directory (pytest's tmp_path,
 # gradio's cache, gradio_client's downloads, torch elastic's run folders, Chromium's profiles) goes
-# into one folder, set here before any of them reads TMPDIR, and removed when the session ends: a
-# run of the suite leaves nothing in the system temp directory.
+# into one folder, set here before any of them reads TMPDIR, and removed when the session ends,
+# failed or not: a run of the suite leaves nothing in the system temp directory. To read what a
+# failure left, run with IMDB_SENTIMENT_KEEP_TEST_TMP=1.
 SUITE_TMP = Path(tempfile.mkdtemp(prefix="imdb_sentiment_tests_"))
 os.environ["TMPDIR"] = str(SUITE_TMP)
 tempfile.tempdir = None  # read TMPDIR again
+KEEP_TMP = os.environ.get("IMDB_SENTIMENT_KEEP_TEST_TMP") == "1"
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if exitstatus == 0:
+    if KEEP_TMP:
+        print(f"\nThe run's temporary files are in {SUITE_TMP}")
+    else:
         shutil.rmtree(SUITE_TMP, ignore_errors=True)
-    else:  # keep what the failures left, to read
-        print(f"\nThe failed run's temporary files are in {SUITE_TMP}")
+        if exitstatus != 0:
+            print(
+                "\nTo keep the run's temporary files for reading, rerun with IMDB_SENTIMENT_KEEP_TEST_TMP=1"
+            )
 
 
 from helpers import make_reviews, save_tiny_model  # noqa: E402
