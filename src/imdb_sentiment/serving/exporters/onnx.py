@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from .int8 import widest_products
+from .smoothing import smooth_up_projections, weighted_matmuls
 
 
 def _logits_only(model):
@@ -91,12 +92,7 @@ def fuse_transformer_graph(path: Path, config) -> dict[str, int]:
 def matmul_weight_rows(model) -> dict[str, int]:
     """``{MatMul node name: rows of its constant weight}`` (the width of the input it reads) in the
     ONNX ``model`` (a ModelProto)."""
-    rows = {tensor.name: tensor.dims[0] for tensor in model.graph.initializer if len(tensor.dims) == 2}
-    return {
-        node.name: rows[node.input[1]]
-        for node in model.graph.node
-        if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in rows
-    }
+    return {name: weight.dims[0] for name, (_, weight) in weighted_matmuls(model).items()}
 
 
 def quantize_int8(source: Path, target: Path, calibration=()) -> tuple[list[str], list[str]]:
@@ -111,8 +107,6 @@ def quantize_int8(source: Path, target: Path, calibration=()) -> tuple[list[str]
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from .smoothing import smooth_up_projections
 
     model = onnx.load(str(source))
     keep_in_float = widest_products(matmul_weight_rows(model))

@@ -40,33 +40,38 @@ def smoothing_scales(input_max: np.ndarray, weight: np.ndarray, alpha: float = A
     return np.clip(scales, *SCALE_RANGE).astype(np.float32)
 
 
+def weighted_matmuls(model) -> dict[str, tuple]:
+    """``{MatMul node name: (node, its constant 2-D weight tensor)}`` of the ONNX ``model``."""
+    weights = {tensor.name: tensor for tensor in model.graph.initializer if len(tensor.dims) == 2}
+    return {
+        node.name: (node, weights[node.input[1]])
+        for node in model.graph.node
+        if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in weights
+    }
+
+
 def smooth_up_projections(model, calibration: list[tuple[np.ndarray, np.ndarray]]) -> list[str]:
     """Rewrite the ONNX ``model`` (a ModelProto with inputs ``input_ids`` and ``attention_mask``) in
     place: a ``Mul`` by ``1 / s`` before each up-projection and its weight rows times ``s``.
     ``calibration``: padded (input_ids, attention_mask) batches. Returns the products smoothed."""
     from onnx import numpy_helper
 
-    weights = {tensor.name: tensor for tensor in model.graph.initializer if len(tensor.dims) == 2}
-    products = {
-        node.name: node
-        for node in model.graph.node
-        if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in weights
-    }
-    shapes = {name: tuple(weights[node.input[1]].dims) for name, node in products.items()}
+    products = weighted_matmuls(model)
+    shapes = {name: tuple(weight.dims) for name, (_, weight) in products.items()}
     targets = [products[name] for name in feed_forward_up_projections(shapes)]
     if not targets or not calibration:
         return []
-    maxima = _input_maxima(model, [node.input[0] for node in targets], calibration)
+    maxima = _input_maxima(model, [node.input[0] for node, _ in targets], calibration)
     rewired = {}
-    for node in targets:
-        weight = numpy_helper.to_array(weights[node.input[1]])
+    for node, tensor in targets:
+        weight = numpy_helper.to_array(tensor)
         scales = smoothing_scales(maxima[node.input[0]], weight)
-        weights[node.input[1]].CopyFrom(numpy_helper.from_array(weight * scales[:, None], node.input[1]))
+        tensor.CopyFrom(numpy_helper.from_array(weight * scales[:, None], tensor.name))
         model.graph.initializer.append(numpy_helper.from_array(1.0 / scales, f"{node.name}/smoothing"))
         rewired[node.name] = node.input[0]
         node.input[0] = f"{node.name}/smoothed_input"
     _insert_before(model, rewired)
-    return [node.name for node in targets]
+    return list(rewired)
 
 
 def _input_maxima(model, names: list[str], calibration) -> dict[str, np.ndarray]:
