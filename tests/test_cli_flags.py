@@ -71,6 +71,31 @@ def test_train_takes_both_spellings(argv):
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [
+        ("train", ["--model-dir", "saved_model"]),  # the other commands' flag
+        ("train", ["--output-dir", "out", "--lr", "1e-3"]),
+        ("sweep", ["--freeze-layers", "0,3", "--model-dir", "saved_model"]),
+    ],
+)
+def test_an_unknown_training_flag_is_a_usage_error(command, argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"imdb-sentiment {command}: error: unrecognized arguments: {argv[-2]} {argv[-1]}" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_sweep_usage_shows_the_dashed_train_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--epochs", "abc"])
+    err = capsys.readouterr().err
+    assert "--output-dir" in err and "--output_dir" not in err and "invalid float value: 'abc'" in err
+
+
 def package_strings():
     for path in sorted((ROOT / "src" / "imdb_sentiment").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

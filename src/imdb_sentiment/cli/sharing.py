@@ -86,10 +86,10 @@ def run_train(argv: Sequence[str]) -> int:
     and the model pushed after it, from process 0 only. Training itself is ``cli.training``'s."""
     from ..config import HUB_REPO_ID
     from ..sharing.hub import preflight, push
+    from .training import parse_train_config
     from .training import run_train as train_only
-    from .training import train_parser
 
-    (config,) = train_parser().parse_args_into_dataclasses(args=list(argv))
+    config = parse_train_config(argv)
     main_process = int(os.environ.get("RANK", "0")) == 0
     repo_id = config.push_to_hub
     if repo_id and main_process and HUB_REPO_ID.match(repo_id):  # a bad id is the config's error

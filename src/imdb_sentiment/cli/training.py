@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def train_parser() -> argparse.ArgumentParser:
+def train_parser(prog: str = "imdb-sentiment train") -> argparse.ArgumentParser:
     """The parser for ``train``, built from :class:`TrainConfig`'s fields. Flags are written with
     dashes (``--output-dir``) like every other command's; the field names with underscores keep
     working as flags but are not shown."""
@@ -19,7 +19,7 @@ def train_parser() -> argparse.ArgumentParser:
 
     from ..config import TrainConfig
 
-    parser = HfArgumentParser(TrainConfig, prog="imdb-sentiment train")
+    parser = HfArgumentParser(TrainConfig, prog=prog)
     for action in parser._actions:
         dashed = [option for option in action.option_strings if "_" not in option]
         if dashed:
@@ -29,18 +29,24 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_train_config(argv: Sequence[str], prog: str = "imdb-sentiment train"):
+    """The :class:`TrainConfig` that ``argv`` describes. An unknown flag (``--model-dir``, which the
+    other commands take) is argparse's usage error, status 2, not HfArgumentParser's traceback."""
+    parser = train_parser(prog)
+    config, unknown = parser.parse_args_into_dataclasses(args=list(argv), return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return config
+
+
 def run_train(argv: Sequence[str]) -> int:
     from ..training.train import train
 
-    (config,) = train_parser().parse_args_into_dataclasses(args=list(argv))
-    train(config)
+    train(parse_train_config(argv))
     return 0
 
 
 def run_sweep(argv: Sequence[str]) -> int:
-    from transformers import HfArgumentParser
-
-    from ..config import TrainConfig
     from ..training.sweep import DEFAULT_FREEZE, check_sweep_inputs, parse_freeze_layers, settings_for
     from ..training.sweep import run_sweep as sweep
 
@@ -75,9 +81,7 @@ def run_sweep(argv: Sequence[str]) -> int:
         help="Keep each run's model in <output-dir>/models/ (default: temporary, removed).",
     )
     args, rest = parser.parse_known_args(list(argv))
-    (base,) = HfArgumentParser(TrainConfig, prog="imdb-sentiment sweep").parse_args_into_dataclasses(
-        args=rest
-    )
+    base = parse_train_config(rest, prog="imdb-sentiment sweep")
     ranks = parse_freeze_layers(args.lora_r) if args.lora else []
     check_sweep_inputs(base, args.short_data)  # one clear error before any run or output folder
     settings = settings_for(parse_freeze_layers(args.freeze_layers), ranks, args.lora_learning_rate)
