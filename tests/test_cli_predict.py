@@ -122,6 +122,19 @@ def test_evaluate_prints_and_saves_the_training_metrics(trained_model_dir, tmp_p
     assert printed["n"] == 80 and printed["accuracy"] >= 0.9
 
 
+def test_evaluate_reports_each_source_and_an_empty_source_cell_as_its_own(
+    trained_model_dir, tmp_path, capsys
+):
+    table = make_reviews(30, seed=9, max_words=12)
+    table["source"] = ["imdb"] * 12 + ["yelp"] * 12 + [None] * 6  # a CSV's empty cells read as NaN
+    data = tmp_path / "labelled.csv"
+    table.to_csv(data, index=False)
+    assert main(["evaluate", "--model-dir", str(trained_model_dir), "--data", str(data)]) == 0
+    by_source = json.loads(capsys.readouterr().out)["by_source"]
+    assert {name: row["n"] for name, row in by_source.items()} == {"(none)": 6, "imdb": 12, "yelp": 12}
+    assert all(row["accuracy"] >= 0.8 for row in by_source.values())
+
+
 def test_evaluate_missing_split_is_a_user_error(trained_model_dir, tmp_path, capsys):
     data = tmp_path / "labelled.csv"
     make_reviews(10, seed=9).to_csv(data, index=False)

@@ -301,6 +301,47 @@ def test_evaluate_refuses_a_bad_output_before_scoring(
     assert leftovers(tmp_path) == []
 
 
+def test_an_output_that_would_replace_the_input_is_refused(
+    tiny_distilbert, labelled_csv, tmp_path, capsys, monkeypatch
+):
+    refuse_to_load(monkeypatch)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "test.csv").write_bytes(labelled_csv.read_bytes())
+    labelled_json = tmp_path / "labelled.json"
+    pd.read_csv(labelled_csv).to_json(labelled_json, orient="records")
+    originals = {path: path.read_bytes() for path in (labelled_csv, labelled_json)}
+    calls = {
+        "predict, same file": ["predict", "--file", str(labelled_csv), "--output", str(labelled_csv)],
+        "evaluate, same file": ["evaluate", "--data", str(labelled_json), "--output", str(labelled_json)],
+        "evaluate, in its data folder": [
+            "evaluate",
+            "--data",
+            str(folder),
+            "--output",
+            str(folder / "m.json"),
+        ],
+        "evaluate, not JSON": [
+            "evaluate",
+            "--data",
+            str(labelled_csv),
+            "--output",
+            str(tmp_path / "m.jsonl"),
+        ],
+    }
+    messages = ["replace the input", "replace the input", "inside the data folder", "must end in .json"]
+    for (name, argv), message in zip(calls.items(), messages):
+        argv = [argv[0], "--model-dir", str(tiny_distilbert), *argv[1:]]
+        assert message in one_error_line(capsys, cli_main(argv), name), name
+    assert {path: path.read_bytes() for path in originals} == originals
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "data",
+        "labelled.csv",
+        "labelled.json",
+        "test.csv",
+    ]
+
+
 # --- the hint for a missing text column fits the command --------------------------------------------
 
 

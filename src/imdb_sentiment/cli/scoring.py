@@ -53,7 +53,7 @@ def run_predict(argv: Sequence[str]) -> int:
     if args.engine == "ray" and not distributed.is_distributed():  # under accelerate launch: today's path
         return _predict_with_ray(args)
     # Before reading and scoring (on every launched process): a bad --output must not cost that work.
-    check_output_file(args.output, OUTPUT_FORMATS)
+    check_output_file(args.output, OUTPUT_FORMATS, inputs=[args.file] if args.file else [])
     if args.file:
         texts = read_reviews(args.file, args.text_column, column_option="--text-column")
     elif args.texts:
@@ -122,10 +122,11 @@ def run_evaluate(argv: Sequence[str]) -> int:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--max-samples", type=positive_int, default=None, help="Score at most this many.")
-    parser.add_argument("--output", default=None, help="Also save the metrics as JSON here.")
+    parser.add_argument("--output", default=None, help="Also save the metrics here (a .json file).")
     add_scoring_arguments(parser)
     args = parser.parse_args(argv)
-    check_output_file(args.output)  # before reading and scoring: a bad path must not cost that work
+    # Before reading and scoring: a bad path must not cost that work.
+    check_output_file(args.output, (".json",), inputs=[args.data])
     tables = read_source(args.data)
     if args.split is None:  # a single file reads as "train" only: score it rather than refuse
         args.split = "test" if "test" in tables or len(tables) != 1 else next(iter(tables))
@@ -136,11 +137,11 @@ def run_evaluate(argv: Sequence[str]) -> int:
     frame = standardize(
         table, args.text_column, args.label_column, args.split if len(tables) > 1 else "evaluation"
     )
-    if "source" in table.columns:  # standardize keeps text and label of the rows with a text
-        kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
-        frame["source"] = table.loc[kept, "source"].astype(str).to_numpy()
+    # standardize keeps text and label of the rows with a text; their other columns follow.
+    kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
+    if "source" in table.columns:  # an empty cell is a source of its own, not a crash when sorting
+        frame["source"] = table.loc[kept, "source"].fillna("(none)").astype(str).to_numpy()
     if "pair_id" in table.columns:  # counterfactual pairs: scored as pairs too (evaluation/pairs.py)
-        kept = table[args.text_column].map(lambda t: isinstance(t, str) and bool(t.strip()))
         for column in ("pair_id", "version"):
             if column in table.columns:
                 frame[column] = table.loc[kept, column].to_numpy()

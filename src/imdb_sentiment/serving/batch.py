@@ -92,10 +92,13 @@ def score_texts(
     return pd.DataFrame(rows, columns=["index", "label", "score", *labels, "error"])
 
 
-def check_output_file(destination: str | Path | None, suffixes: Sequence[str] = ()) -> None:
+def check_output_file(
+    destination: str | Path | None, suffixes: Sequence[str] = (), inputs: Sequence[str | Path] = ()
+) -> None:
     """Fail before any scoring if ``destination`` cannot be written: a wrong suffix (when
-    ``suffixes`` are given), a directory, or a parent folder that is missing or not writable.
-    None or ``-`` (stdout) always pass."""
+    ``suffixes`` are given), a directory, a parent folder that is missing or not writable, or one of
+    the ``inputs`` (a file the command reads, or a place inside a data folder it reads), which the
+    write would replace. None or ``-`` (stdout) always pass."""
     if destination is None or str(destination) == "-":
         return
     path = Path(destination)
@@ -104,6 +107,11 @@ def check_output_file(destination: str | Path | None, suffixes: Sequence[str] = 
     if suffixes and path.suffix.lower() not in suffixes:
         raise UserError(f"Output '{path.name}' must end in {', '.join(suffixes)}.")
     _check_writable_folder(path.parent.absolute(), path)
+    for source in map(Path, inputs):
+        if source.is_dir() and source.resolve() in path.resolve().parents:
+            raise UserError(f"Output '{path}' is inside the data folder '{source}'; write it elsewhere.")
+        if path.exists() and source.is_file() and path.samefile(source):
+            raise UserError(f"Output '{path}' is the input file; writing it would replace the input.")
 
 
 def _check_writable_folder(folder: Path, path: Path) -> None:
