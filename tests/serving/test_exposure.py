@@ -38,7 +38,7 @@ def served(trained_model_dir):
     demo = build_demo(
         Classifier.from_pretrained(trained_model_dir, device="cpu"), model_dir=trained_model_dir
     )
-    launch(demo, port=None, prevent_thread_lock=True)
+    launch(demo, port=0, prevent_thread_lock=True)  # --port 0: any free port
     yield demo
     demo.close()
     mp.undo()
@@ -65,6 +65,7 @@ def test_server_listens_on_loopback_only_and_does_not_share(served):
     assert served.server_name == "127.0.0.1"
     assert not served.share and served.share_url is None
     port = served.server_port
+    assert port != 0 and httpx.get(served.local_url, timeout=30).status_code == 200
     listening = [
         c.laddr.ip
         for c in psutil.Process().net_connections(kind="inet")

@@ -25,6 +25,7 @@ To add a tab (and its endpoint), write a ``_<name>_tab(service, settings)`` buil
 from __future__ import annotations
 
 import html
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,6 +263,14 @@ def build_demo(
     return demo
 
 
+def free_port(host: str) -> int:
+    """A port that ``host`` can listen on now, as ``--port 0`` (any free one) asks."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.bind(address)
+        return probe.getsockname()[1]
+
+
 def launch(
     demo: gr.Blocks,
     host: str = "127.0.0.1",
@@ -272,10 +281,13 @@ def launch(
 ):
     """Serve ``demo``; binds localhost unless told otherwise and never shares by default. A full
     queue refuses new requests before gradio reads them (:class:`RefuseWhenFull`). A ``port``
-    already in use is a UserError."""
+    already in use is a UserError; port 0 serves on a free one, None on gradio's first free one
+    from 7860."""
     from starlette.middleware import Middleware
 
     settings = settings or AppSettings()
+    if port == 0:  # gradio would bind a free port, then poll http://host:0 to see it start, and fail
+        port = free_port(host)
     try:
         return demo.launch(
             server_name=host,
