@@ -184,6 +184,16 @@ def test_a_folder_reads_every_shard_of_a_hub_export(tmp_path, reviews):
     assert len(tables["test"]) == 20
 
 
+def test_a_folder_of_test_files_is_read_for_evaluation_and_refused_for_training(tmp_path, reviews):
+    (tmp_path / "notes.csv").write_text("text\nnot a split\n")
+    with pytest.raises(UserError, match="has neither train.* / test.* files"):
+        read_source(str(tmp_path))
+    reviews.to_csv(tmp_path / "test.csv", index=False)
+    assert list(read_source(str(tmp_path))) == ["test"]  # what evaluate scores
+    with pytest.raises(UserError, match="has no train split to train on; it has test"):
+        load_splits(TrainConfig(data=str(tmp_path)))
+
+
 @pytest.mark.parametrize(("labels", "shown"), [([0, 1, -1], "-1"), ([0.0, 1.0, 0.9], "0.9")])
 def test_unknown_labels_are_shown_as_plain_values(tmp_path, labels, shown):
     pd.DataFrame({"text": ["good", "bad", "meh"] * 4, "label": labels * 4}).to_csv(

@@ -147,10 +147,10 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
         files = sorted(p for p in root.iterdir() if p.is_file() and _is_split_file(p, split))
         if files:
             tables[split] = pd.concat([read_table(p) for p in files], ignore_index=True)
-    if "train" not in tables:
+    if not tables:
         raise UserError(
-            f"Folder '{root}' has neither train.parquet/.csv/.jsonl files nor the aclImdb "
-            "layout (train/pos/*.txt, train/neg/*.txt)."
+            f"Folder '{root}' has neither train.* / test.* files (.parquet, .csv, .tsv, .jsonl, "
+            ".json) nor the aclImdb layout (train/pos/*.txt, train/neg/*.txt)."
         )
     return tables
 
@@ -255,6 +255,8 @@ def load_splits(config: TrainConfig) -> Splits:
 
         config = resolve_config(config)
     tables = read_source(config.data)
+    if "train" not in tables:  # a folder of test files, or a Hub dataset without a train split
+        raise UserError(f"'{config.data}' has no train split to train on; it has {', '.join(tables)}.")
     train = standardize(tables["train"], config.text_column, config.label_column, "train")
     counts = np.bincount(train["label"], minlength=2)
     if counts.min() < 2:
