@@ -92,12 +92,17 @@ def test_stdin_and_progress_bar(trained_model_dir, monkeypatch, capsys):
         (["--file", "{csv}", "--text-column", "body"], "no column 'body'"),
         (["--file", "{csv}", "--output", "out.xlsx"], "must end in"),
         (["--file", "{csv}", "a review"], "not both"),
+        (["--file", "{folder}"], "is a folder; name one file of reviews in it"),
+        (
+            ["--file", "{csv}", "--text-column", "label"],
+            "Column 'label' of 'reviews.csv' holds no text (its values are int). Pass --text-column",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_errors(trained_model_dir, tmp_path, capsys, reviews, args, message):
     source = tmp_path / "reviews.csv"
     reviews.to_csv(source, index=False)
-    args = [a.replace("{csv}", str(source)) for a in args]
+    args = [a.replace("{csv}", str(source)).replace("{folder}", str(tmp_path)) for a in args]
     assert main(predict(trained_model_dir, *args)) == 2
     err = capsys.readouterr().err  # may also hold transformers' "Loading weights" bar
     assert err.strip().splitlines()[-1].startswith("error: ") and message in err and "Traceback" not in err

@@ -36,6 +36,8 @@ def read_reviews(
     ``column_option``: the caller's option that picks another column (predict's --text-column),
     suggested when the column is missing; without one the message asks for a column so named."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"'{path}' is a folder; name one file of reviews in it.")
     if not path.is_file():
         raise UserError(f"Input file '{path}' does not exist.")
     if path.suffix.lower() == ".txt" or path.suffix == "":
@@ -45,11 +47,17 @@ def read_reviews(
             raise UserError(f"'{path}' is not valid UTF-8 text.") from error
         return [line for line in lines if line.strip()]
     if path.suffix.lower() not in FILE_READERS:
-        raise UserError(f"Cannot read '{path.name}': use .txt, .csv, .parquet, .jsonl or .json.")
+        raise UserError(f"Cannot read '{path.name}': use .txt, .csv, .tsv, .parquet, .jsonl or .json.")
     table = read_table(path)
     if text_column not in table.columns:
         raise UserError(_missing_column_message(path, table, text_column, column_option))
-    return [None if isinstance(v, float) and pd.isna(v) else v for v in table[text_column].tolist()]
+    values = [None if isinstance(v, float) and pd.isna(v) else v for v in table[text_column].tolist()]
+    present = [v for v in values if v is not None]
+    if present and not any(isinstance(v, str) for v in present):  # a column of numbers: the wrong one
+        kind = type(present[0]).__name__
+        fix = f" Pass {column_option} with the column that holds the reviews." if column_option else ""
+        raise UserError(f"Column '{text_column}' of '{path.name}' holds no text (its values are {kind}).{fix}")
+    return values
 
 
 def _missing_column_message(path: Path, table: pd.DataFrame, text_column: str, option: str | None) -> str:
