@@ -56,7 +56,9 @@ def read_reviews(
     if present and not any(isinstance(v, str) for v in present):  # a column of numbers: the wrong one
         kind = type(present[0]).__name__
         fix = f" Pass {column_option} with the column that holds the reviews." if column_option else ""
-        raise UserError(f"Column '{text_column}' of '{path.name}' holds no text (its values are {kind}).{fix}")
+        raise UserError(
+            f"Column '{text_column}' of '{path.name}' holds no text (its values are {kind}).{fix}"
+        )
     return values
 
 
