@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 
 from ..errors import UserError
@@ -102,7 +103,10 @@ def run_check(argv: Sequence[str]) -> int:
     result = check_suite_result(classifier)
     print(json.dumps(result, indent=2) if args.json else format_table(result, args.show))
     if args.min_pass is not None and result["overall"] < args.min_pass:
-        if not args.json:
-            print(f"\nFAILED: overall pass rate {result['overall']:.3f} is below --min-pass {args.min_pass}.")
+        # On stderr, so a CI log says why even when stdout is the JSON a script reads.
+        print(
+            f"FAILED: overall pass rate {result['overall']:.3f} is below --min-pass {args.min_pass}.",
+            file=sys.stderr,
+        )
         return 1
     return 0
