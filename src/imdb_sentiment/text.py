@@ -96,6 +96,17 @@ def prepare_text(text: str, max_length: int) -> str:
     return clean_text(cap_chars(sanitize_text(text), 2 * max_length * CHARS_PER_TOKEN_BUDGET))
 
 
+def words_cut(text: str, max_length: int) -> int:
+    """How many words :func:`prepare_text`'s size cap removes from the middle of ``text`` (a review
+    far longer than the model's window), counted as the cleaned text's whitespace-separated words."""
+    sanitized = sanitize_text(text)
+    budget = 2 * max_length * CHARS_PER_TOKEN_BUDGET
+    if len(sanitized) <= budget:
+        return 0
+    half = budget // 2
+    return len(clean_text(sanitized[half:-half]).split())
+
+
 def split_budget(n_tokens: int, budget: int, strategy: str) -> tuple[int, int]:
     """How many tokens to keep from the start and from the end of a sequence of ``n_tokens``."""
     if n_tokens <= budget:

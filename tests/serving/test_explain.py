@@ -12,8 +12,8 @@ import pytest
 
 from imdb_sentiment.errors import UserError
 from imdb_sentiment.serving.classifier import Classifier
-from imdb_sentiment.serving.explain import explain_text
-from imdb_sentiment.text import InvalidTextError, prepare_text
+from imdb_sentiment.serving.explain import explain_text, format_explanation
+from imdb_sentiment.text import CHARS_PER_TOKEN_BUDGET, InvalidTextError, prepare_text
 
 from helpers import FILLER, NEGATIVE_MARKERS, POSITIVE_MARKERS, make_reviews
 
@@ -123,6 +123,20 @@ def test_long_review_truncated_as_prediction_with_middle_not_seen(classifier):
     assert explanation.score == pytest.approx(classifier.predict([text])[0].score, abs=1e-4)
     assert any("not seen" in span for span, _ in explanation.highlights())
     assert all(weight is not None for _, weight in explanation.top(100, "POSITIVE"))
+
+
+def test_a_review_beyond_the_size_cap_counts_every_word_it_hides(classifier):
+    cap = 2 * classifier.max_length * CHARS_PER_TOKEN_BUDGET  # characters prepare_text keeps
+    filler = [FILLER[i % len(FILLER)] for i in range(cap // 2)]  # words of 2+ characters: over 3x the cap
+    words = ["wonderful", *filler, "awful", "."]
+    explanation = explain_text(classifier, " ".join(words), steps=4)
+    seen = sum(weight is not None for weight in explanation.weights)
+    assert (
+        explanation.cut > 0 and abs(seen + explanation.unseen - len(words)) <= 1
+    )  # one word split by the cap
+    hidden = [span for span, _ in explanation.highlights() if "not seen" in span]
+    assert hidden == [f" [... {explanation.unseen} words not seen by the model (truncated) ...] "]
+    assert f"not seen: {explanation.unseen} words" in format_explanation(explanation)
 
 
 def test_bert_models_are_supported(tiny_bert):

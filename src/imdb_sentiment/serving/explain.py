@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..text import check_text, prepare_text, split_budget
+from ..text import check_text, prepare_text, split_budget, words_cut
 from .scores import softmax
 
 METHODS = ("ig", "grad_x_input")
@@ -51,6 +51,7 @@ class Explanation:
     steps: int
     completeness_gap: float = 0.0  # |sum(weights) - (f(x) - f(baseline))|, IG only
     delta: float = 0.0  # f(x) - f(baseline) in log-odds (f(x) for grad_x_input)
+    cut: int = 0  # words of a very long review removed before tokenizing (not in ``words``)
 
     @property
     def pairs(self) -> list[tuple[str, float | None]]:
@@ -58,7 +59,7 @@ class Explanation:
 
     @property
     def unseen(self) -> int:
-        return sum(weight is None for weight in self.weights)
+        return sum(weight is None for weight in self.weights) + self.cut
 
     def top(self, k: int, toward: str = "POSITIVE") -> list[tuple[str, float]]:
         """The ``k`` words that pushed hardest toward ``toward`` (POSITIVE or NEGATIVE)."""
@@ -71,13 +72,14 @@ class Explanation:
         ``gr.HighlightedText``; the truncated middle becomes one span marked as not seen."""
         scale = max((abs(x) for x in self.weights if x is not None), default=0.0) or 1.0
         spans: list[tuple[str, float | None]] = []
-        index = 0
+        index, cut = 0, self.cut  # the size cap's words sit inside the truncated middle
         while index < len(self.words):
             if self.weights[index] is None:
                 end = index
                 while end < len(self.weights) and self.weights[end] is None:
                     end += 1
-                spans.append((f" [... {end - index} words not seen by the model (truncated) ...] ", None))
+                unseen, cut = end - index + cut, 0
+                spans.append((f" [... {unseen} words not seen by the model (truncated) ...] ", None))
                 index = end
                 continue
             spans.append((self.words[index], round(self.weights[index] / scale, 4)))
@@ -115,6 +117,7 @@ def explain_text(
         raise UserError(f"steps must be between 1 and 512, not {steps}.")
     encoder = classifier.encoder
     prepared = prepare_text(check_text(text), encoder.max_length)
+    cut = words_cut(text, encoder.max_length)
     encoded = encoder.tokenizer(
         prepared, add_special_tokens=False, return_offsets_mapping=True, verbose=False
     )
@@ -183,6 +186,7 @@ def explain_text(
         steps=used_steps,
         completeness_gap=gap,
         delta=delta,
+        cut=cut,
     )
 
 
