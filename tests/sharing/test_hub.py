@@ -160,6 +160,14 @@ def test_dry_run_writes_what_would_be_uploaded_and_calls_nothing(model_dir, tmp_
     assert sorted(p.name for p in exports.iterdir()) == sorted(Path(rel).name for rel in EXPORTS)
 
 
+@pytest.mark.parametrize("inside", [".", "preview"])
+def test_a_dry_run_inside_the_model_folder_is_refused(model_dir, capsys, inside):
+    before = sorted(p.relative_to(model_dir) for p in model_dir.rglob("*"))
+    argv = [*push_args(model_dir), "--dry-run", str(model_dir / inside)]
+    assert "is inside the model folder; name a folder outside it" in one_line_error(capsys, argv)
+    assert sorted(p.relative_to(model_dir) for p in model_dir.rglob("*")) == before
+
+
 def test_pushed_exports_serve_on_every_engine_as_the_local_model_does(exported_model_dir, tmp_path):
     """What a push with --include-exports uploads is what a download serves: the OpenVINO IRs keep
     their weights (.bin), and the manifest still matches the uploaded safetensors."""

@@ -229,6 +229,9 @@ def push(
         check_repo_id(space_id, "--space")
     check_model_dir(Path(model_dir))
     if dry_run is not None:
+        target = Path(dry_run).resolve()
+        if Path(model_dir).resolve() in (target, *target.parents):
+            raise UserError(f"--dry-run '{dry_run}' is inside the model folder; name a folder outside it.")
         with atomic_directory(dry_run, markers=DRY_RUN_MARKERS, flag="--dry-run") as staging:
             result = _stage(model_dir, staging, repo_id, revision, space_id, include_exports)
         result.dry_run = Path(dry_run)
