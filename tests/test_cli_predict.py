@@ -75,6 +75,19 @@ def test_blank_rows_are_kept_with_an_error(trained_model_dir, tmp_path, capsys):
     assert "2 of 5 rows" in captured.err
 
 
+def test_scores_are_floats_even_when_every_row_failed(trained_model_dir, tmp_path):
+    source, scored, failed = tmp_path / "reviews.csv", tmp_path / "ok.parquet", tmp_path / "failed.parquet"
+    pd.DataFrame({"text": ["a superb film ."]}).to_csv(source, index=False)
+    assert main(predict(trained_model_dir, "--file", str(source), "--output", str(scored))) == 0
+    pd.DataFrame({"text": ["   ", "<br />"]}).to_csv(source, index=False)
+    assert main(predict(trained_model_dir, "--file", str(source), "--output", str(failed))) == 0
+    scores = ["score", "NEGATIVE", "POSITIVE"]
+    tables = [pd.read_parquet(path) for path in (scored, failed)]
+    assert [str(tables[1][column].dtype) for column in scores] == ["float64"] * 3
+    assert [str(tables[0][column].dtype) for column in scores] == ["float64"] * 3
+    assert tables[1]["score"].isna().all() and tables[1]["error"].notna().all()
+
+
 def test_stdin_and_progress_bar(trained_model_dir, monkeypatch, capsys):
     lines = ["the film was superb .", "", "the film was dreadful ."] * 150  # 300 reviews: past one chunk
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("\n".join(lines).encode())))

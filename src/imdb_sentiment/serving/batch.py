@@ -99,7 +99,10 @@ def score_texts(
             rows[i].update(label=prediction.label, score=prediction.score, **prediction.scores)
         bar.update(len(chunk))
     bar.close()
-    return pd.DataFrame(rows, columns=["index", "label", "score", *labels, "error"])
+    table = pd.DataFrame(rows, columns=["index", "label", "score", *labels, "error"])
+    # Scores stay floats (NaN where a row failed) even when every row failed, as readers of the
+    # written files expect.
+    return table.astype({"score": "float64", **dict.fromkeys(labels, "float64")})
 
 
 def check_output_file(

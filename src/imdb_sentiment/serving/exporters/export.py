@@ -235,7 +235,7 @@ def _few_reviews_note(report: ExportReport) -> str:
         return ""
     low = min(figures["agreement_ci95"][0] for figures in report.checks.values())
     return (
-        f"; note: checked on only {n} reviews, so agreement is known only to within "
+        f"; note: checked on only {n} review{'s' if n > 1 else ''}, so agreement is known only to within "
         f"{low:.2f}-1.00; pass --check-data with a few hundred reviews"
     )
 
