@@ -144,7 +144,7 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
         return {split: table for split, table in tables.items() if table is not None}
     tables = {}
     for split in ("train", "test"):
-        files = sorted(p for p in root.iterdir() if p.is_file() and _is_split_file(p, split))
+        files = sorted(p for p in root.iterdir() if p.is_file() and is_split_file(p, split))
         if files:
             tables[split] = pd.concat([read_table(p) for p in files], ignore_index=True)
     if not tables:
@@ -155,7 +155,7 @@ def _read_folder(root: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _is_split_file(path: Path, split: str) -> bool:
+def is_split_file(path: Path, split: str) -> bool:
     """``train.csv``, or a shard of a Hub export (``train-00000-of-00002.parquet``); not any name
     that merely starts so (``train_backup.csv``, ``testimonials.csv``), which would mix other data
     into the split."""

@@ -93,14 +93,21 @@ def has_text(text: object) -> bool:
 
 def prepare_text(text: str, max_length: int) -> str:
     """Sanitise, clean and size-cap one review exactly as training did."""
-    return clean_text(cap_chars(sanitize_text(text), 2 * max_length * CHARS_PER_TOKEN_BUDGET))
+    return clean_text(cap_chars(sanitize_text(text), char_budget(max_length)))
+
+
+def char_budget(max_length: int) -> int:
+    """The characters :func:`prepare_text` keeps of a review for a window of ``max_length`` tokens."""
+    return 2 * max_length * CHARS_PER_TOKEN_BUDGET
 
 
 def words_cut(text: str, max_length: int) -> int:
     """How many words :func:`prepare_text`'s size cap removes from the middle of ``text`` (a review
     far longer than the model's window), counted as the cleaned text's whitespace-separated words."""
+    budget = char_budget(max_length)
+    if len(text) <= budget:  # sanitising never lengthens a text: most reviews stop here
+        return 0
     sanitized = sanitize_text(text)
-    budget = 2 * max_length * CHARS_PER_TOKEN_BUDGET
     if len(sanitized) <= budget:
         return 0
     half = budget // 2

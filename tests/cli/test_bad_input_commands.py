@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from imdb_sentiment.cli import main
+from imdb_sentiment.serving.batch import check_output_file
 
 BAD_FILES = {
     "empty CSV": ("reviews.csv", b""),
@@ -311,28 +312,17 @@ def test_an_output_that_would_replace_the_input_is_refused(
     labelled_json = tmp_path / "labelled.json"
     pd.read_csv(labelled_csv).to_json(labelled_json, orient="records")
     originals = {path: path.read_bytes() for path in (labelled_csv, labelled_json)}
-    calls = {
-        "predict, same file": ["predict", "--file", str(labelled_csv), "--output", str(labelled_csv)],
-        "evaluate, same file": ["evaluate", "--data", str(labelled_json), "--output", str(labelled_json)],
-        "evaluate, in its data folder": [
-            "evaluate",
-            "--data",
-            str(folder),
-            "--output",
-            str(folder / "m.json"),
-        ],
-        "evaluate, not JSON": [
-            "evaluate",
-            "--data",
-            str(labelled_csv),
-            "--output",
-            str(tmp_path / "m.jsonl"),
-        ],
+    calls = {  # (command, input flag, input, output): what the error says
+        ("predict", "--file", labelled_csv, labelled_csv): "replace the input",
+        ("evaluate", "--data", labelled_json, labelled_json): "replace the input",
+        ("evaluate", "--data", folder, folder / "train.json"): "would be read as data",
+        ("evaluate", "--data", labelled_csv, tmp_path / "m.jsonl"): "must end in .json",
     }
-    messages = ["replace the input", "replace the input", "inside the data folder", "must end in .json"]
-    for (name, argv), message in zip(calls.items(), messages):
-        argv = [argv[0], "--model-dir", str(tiny_distilbert), *argv[1:]]
-        assert message in one_error_line(capsys, cli_main(argv), name), name
+    for (command, flag, source, output), message in calls.items():
+        argv = [command, "--model-dir", str(tiny_distilbert), flag, str(source), "--output", str(output)]
+        assert message in one_error_line(capsys, cli_main(argv), message), argv
+    # A metrics file that is not a split's name may go in the data folder.
+    check_output_file(folder / "metrics.json", (".json",), inputs=[folder])
     assert {path: path.read_bytes() for path in originals} == originals
     assert sorted(p.name for p in tmp_path.rglob("*")) == [
         "data",

@@ -13,7 +13,7 @@ import pytest
 from imdb_sentiment.errors import UserError
 from imdb_sentiment.serving.classifier import Classifier
 from imdb_sentiment.serving.explain import explain_text, format_explanation
-from imdb_sentiment.text import CHARS_PER_TOKEN_BUDGET, InvalidTextError, prepare_text
+from imdb_sentiment.text import InvalidTextError, char_budget, prepare_text
 
 from helpers import FILLER, NEGATIVE_MARKERS, POSITIVE_MARKERS, make_reviews
 
@@ -126,7 +126,7 @@ def test_long_review_truncated_as_prediction_with_middle_not_seen(classifier):
 
 
 def test_a_review_beyond_the_size_cap_counts_every_word_it_hides(classifier):
-    cap = 2 * classifier.max_length * CHARS_PER_TOKEN_BUDGET  # characters prepare_text keeps
+    cap = char_budget(classifier.max_length)  # characters prepare_text keeps
     filler = [FILLER[i % len(FILLER)] for i in range(cap // 2)]  # words of 2+ characters: over 3x the cap
     words = ["wonderful", *filler, "awful", "."]
     explanation = explain_text(classifier, " ".join(words), steps=4)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import staged_file
-from ..data import FILE_READERS, json_arrays_message, read_table, reads_as_json_arrays
+from ..data import FILE_READERS, is_split_file, json_arrays_message, read_table, reads_as_json_arrays
 from ..errors import UserError
 from ..text import has_text
 
@@ -110,8 +110,8 @@ def check_output_file(
 ) -> None:
     """Fail before any scoring if ``destination`` cannot be written: a wrong suffix (when
     ``suffixes`` are given), a directory, a parent folder that is missing or not writable, or one of
-    the ``inputs`` (a file the command reads, or a place inside a data folder it reads), which the
-    write would replace. None or ``-`` (stdout) always pass."""
+    the command's ``inputs`` (a file it reads, or a split file of a data folder it reads), which
+    the write would replace. None or ``-`` (stdout) always pass."""
     if destination is None or str(destination) == "-":
         return
     path = Path(destination)
@@ -121,10 +121,11 @@ def check_output_file(
         raise UserError(f"Output '{path.name}' must end in {', '.join(suffixes)}.")
     _check_writable_folder(path.parent.absolute(), path)
     for source in map(Path, inputs):
-        if source.is_dir() and source.resolve() in path.resolve().parents:
-            raise UserError(f"Output '{path}' is inside the data folder '{source}'; write it elsewhere.")
-        if path.exists() and source.is_file() and path.samefile(source):
+        if path.exists() and source.exists() and path.samefile(source):
             raise UserError(f"Output '{path}' is the input file; writing it would replace the input.")
+        in_folder = source.is_dir() and path.parent.resolve() == source.resolve()
+        if in_folder and any(is_split_file(path, split) for split in ("train", "test")):
+            raise UserError(f"Output '{path}' would be read as data of '{source}'; name it otherwise.")
 
 
 def _check_writable_folder(folder: Path, path: Path) -> None:
