@@ -43,8 +43,9 @@ PROJECT_ENGINES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino", "open
 
 
 def lscpu() -> dict:
-    """lscpu's model name, and the flags that decide the engines (engines/choice.py's FLAGS)."""
-    from imdb_sentiment.serving.engines.choice import cpu_info
+    """lscpu's model name with the family and model number, and the flags that decide the engines
+    (engines/choice.py's FLAGS)."""
+    from imdb_sentiment.serving.engines.choice import cpu_info, cpu_name
 
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
@@ -52,7 +53,7 @@ def lscpu() -> dict:
         text = ""
     model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if "Model name" in line), "")
     info = cpu_info()
-    return {"model": model or info["model"], "flags": info["flags"], "cores": _cores()}
+    return {**info, "model": cpu_name({**info, "model": model or info["model"]}), "cores": _cores()}
 
 
 def _cores() -> int:

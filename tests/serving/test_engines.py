@@ -119,6 +119,14 @@ def test_measured_ranking_wins_on_the_same_cpu_only():
     assert choice.choose_auto(EVERY_EXPORT, ranking, VNNI)[0] == "openvino-int8"
     other_flags = {"model": "AMD EPYC", "flags": ["avx2", "avx512f", "avx512_vnni"]}
     assert "rule" in choice.choose_auto(EVERY_EXPORT, ranking, other_flags)[1]
+    # The same generic name and flags on another core (family 23 against 25), as cloud machines
+    # show them; and a ranking recorded before the family was, read on a CPU that reports one.
+    zen3, zen2 = {**AVX2, "family": "25", "model_number": "1"}, {**AVX2, "family": "23", "model_number": "49"}
+    assert choice.choose_auto(EVERY_EXPORT, {**ranking, "cpu": zen3}, zen3)[1].startswith(
+        "openvino: fastest measured on this CPU (AMD EPYC, family 25 model 1, avx2)"
+    )
+    assert choice.choose_auto(EVERY_EXPORT, {**ranking, "cpu": zen3}, zen2)[0] == "onnx-int8"  # the rule
+    assert choice.choose_auto(EVERY_EXPORT, ranking, zen2)[0] == "onnx-int8"
     # A measured engine that is no longer usable (rejected, package or file missing) is skipped.
     assert choice.choose_auto(["onnx-int8"], ranking, AVX2)[0] == "onnx-int8"
 

@@ -1,9 +1,9 @@
 """Which engine ``auto`` serves on this machine: the ranking ``export`` measured, or a rule by CPU flags.
 
 ``export`` times every accepted engine on the machine it runs on and records the ranking in
-``exports/export.json`` together with that CPU (model name and the flags below). A Classifier
-loaded on the same CPU (same model name, same flags) serves the fastest measured engine. On any
-other CPU it does not trust that ranking and re-measures nothing (cost: 0 s); it applies this rule,
+``exports/export.json`` together with that CPU (model name, family and model number, and the flags
+below). A Classifier loaded on the same CPU serves the fastest measured engine. On any other CPU
+it does not trust that ranking and re-measures nothing (cost: 0 s); it applies this rule,
 taking the first engine that passed its export check, whose package is installed and whose file
 is present, and ``torch`` if none:
 
@@ -17,6 +17,11 @@ avx512_vnni                  openvino-int8, onnx-int8, openvino, onnx
 AVX2 only (or anything else) onnx-int8, onnx, openvino, openvino-int8
                              (measured on an AMD EPYC, docs/benchmarks.md)
 ===========================  =========================================================
+
+Cloud machines often show a CPU by a generic name ("AMD EPYC") with the same flags on different
+cores, so the family and model number are part of the identity: on two such AVX2-only EPYCs the
+same model ranked onnx-int8 at 1.64x openvino fp32 (family 25) and at 0.98x (family 23)
+(docs/benchmarks.md). A ranking recorded without them is not trusted.
 
 The export check's verdict (which engines are accepted) is trusted on every CPU. What changes the
 arithmetic between CPUs: OpenVINO's bf16 where the CPU has it (1.000 of fp32's labels in every
@@ -61,25 +66,29 @@ INSTALL = {
 
 @functools.lru_cache(maxsize=1)
 def cpu_info() -> dict:
-    """{"model": the CPU's model name, "flags": the FLAGS it has}, from /proc/cpuinfo (Linux);
-    elsewhere the model from platform and no flags (so the AVX2 rule applies)."""
-    model, flags = "", set()
+    """{"model": the CPU's model name, "family" and "model_number" (as /proc/cpuinfo's "cpu family"
+    and "model"), "flags": the FLAGS it has}, from /proc/cpuinfo (Linux); elsewhere the model from
+    platform, empty family and number, and no flags (so the AVX2 rule applies)."""
+    fields: dict[str, str] = {}
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
-    for line in text.splitlines():
+    for line in text.splitlines():  # the first processor's fields
         key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
+        fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name", "")
     if not model:
         import platform
 
         model = platform.processor() or platform.machine()
-    return {"model": model, "flags": [flag for flag in FLAGS if flag in flags]}
+    flags = set(fields.get("flags", "").split())
+    return {
+        "model": model,
+        "family": fields.get("cpu family", ""),
+        "model_number": fields.get("model", ""),
+        "flags": [flag for flag in FLAGS if flag in flags],
+    }
 
 
 def has_native_bf16(info: dict | None = None) -> bool:
@@ -97,7 +106,14 @@ def cpu_kind(info: dict | None = None) -> str:
 
 def describe_cpu(info: dict | None = None) -> str:
     info = info or cpu_info()
-    return f"{info['model']}, {' '.join(info['flags']) or 'no AVX2'}"
+    return f"{cpu_name(info)}, {' '.join(info['flags']) or 'no AVX2'}"
+
+
+def cpu_name(info: dict) -> str:
+    """The model name, with the family and model number when known ("AMD EPYC, family 23 model 49")."""
+    if not info.get("family"):
+        return info["model"]
+    return f"{info['model']}, family {info['family']} model {info.get('model_number', '')}"
 
 
 def package_installed(engine: str) -> bool:
@@ -110,8 +126,8 @@ def same_cpu(measured: dict | None, info: dict | None = None) -> bool:
     info = info or cpu_info()
     return (
         bool(measured)
-        and measured.get("model") == info["model"]
-        and (sorted(measured.get("flags", [])) == sorted(info["flags"]))
+        and all(measured.get(key, "") == info.get(key, "") for key in ("model", "family", "model_number"))
+        and sorted(measured.get("flags", [])) == sorted(info["flags"])
     )
 
 
@@ -123,7 +139,7 @@ def choose_auto(usable: list[str], ranking: dict | None, info: dict | None = Non
     if ranking and same_cpu(ranking.get("cpu"), info):
         for row in ranking.get("engines", []):
             if row.get("engine") in allowed:
-                short = f"{info['model']}, {cpu_kind(info)}"
+                short = f"{cpu_name(info)}, {cpu_kind(info)}"
                 return row["engine"], f"{row['engine']}: fastest measured on this CPU ({short}) at export"
     if not usable:
         return "torch", "no usable export: torch"
