@@ -15,12 +15,12 @@ avx512_bf16                  (OpenVINO runs its default bf16 there; issue 33: 7.
 avx512_vnni                  openvino-int8, onnx-int8, openvino, onnx
                              (emulated: OpenVINO at f32 on a BF16 CPU, docs/benchmarks.md)
 AVX2 only (or anything else) onnx-int8, onnx, openvino, openvino-int8
-                             (measured on an AMD EPYC, docs/benchmarks.md)
+                             (two AMD EPYC cores: first, or 0.98x the first)
 ===========================  =========================================================
 
 Cloud machines often show a CPU by a generic name ("AMD EPYC") with the same flags on different
 cores, so the family and model number are part of the identity: on two such AVX2-only EPYCs the
-same model ranked onnx-int8 at 1.64x openvino fp32 (family 25) and at 0.98x (family 23)
+same model ran onnx-int8 at 1.64x openvino fp32 (family 25) and at 0.98x (family 23)
 (docs/benchmarks.md). A ranking recorded without them is not trusted.
 
 The export check's verdict (which engines are accepted) is trusted on every CPU. What changes the
