@@ -184,6 +184,20 @@ def test_a_folder_reads_every_shard_of_a_hub_export(tmp_path, reviews):
     assert len(tables["test"]) == 20
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "separator"),
+    [
+        ("r.csv", "text,label\nThe acting was superb, but the plot was awful,0\ngood,1\n", "comma"),
+        ("r.tsv", "text\tlabel\nsuperb\tbut awful\t0\n", "tab"),
+    ],
+)
+def test_an_unquoted_separator_in_the_first_rows_is_named_not_misread(tmp_path, name, content, separator):
+    # pandas would take the extra leading field as the index and read "but the plot was awful".
+    (path := tmp_path / name).write_text(content)
+    with pytest.raises(UserError, match=f"more fields than its header.*holds a {separator} in double quotes"):
+        read_source(str(path))
+
+
 def test_a_folder_of_test_files_is_read_for_evaluation_and_refused_for_training(tmp_path, reviews):
     (tmp_path / "notes.csv").write_text("text\nnot a split\n")
     with pytest.raises(UserError, match="has neither train.* / test.* files"):

@@ -123,6 +123,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"Could not read '{path}': {str(error).splitlines()[0]}") from error
     if len(table.columns) == 0:  # an empty JSON Lines file reads as a table with no columns
         raise UserError(f"'{path}' is empty: it has no columns and no rows.")
+    if path.suffix.lower() in (".csv", ".tsv") and not isinstance(table.index, pd.RangeIndex):
+        # pandas reads a first row with more fields than the header as index + shifted columns,
+        # silently: "superb, but awful" would be scored as " but awful".
+        separator = "comma" if path.suffix.lower() == ".csv" else "tab"
+        raise UserError(
+            f"'{path.name}' has rows with more fields than its header has columns: put a review "
+            f"that holds a {separator} in double quotes."
+        )
     return table
 
 
