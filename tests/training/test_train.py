@@ -190,6 +190,7 @@ def test_same_seed_twice_gives_identical_weights_and_metrics_on_cpu(
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"attention_dropout": 1.0}, "attention_dropout must be at least 0 and below 1"),
         ({"model": "/nonexistent/model"}, "does not exist"),
+        ({"max_length": 1000}, "--max-length 1000 is more than this model's window of 128 tokens"),
         # Refused with the other flags, not by the Trainer once the model is loaded (or never).
         ({"seed": -5}, "seed must be between 0 and"),
         ({"num_workers": -1}, "num_workers must be 0 or more"),

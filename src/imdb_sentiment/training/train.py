@@ -24,7 +24,7 @@ from pathlib import Path
 from ..atomic import atomic_directory, check_output_dir, write_json
 from ..config import TrainConfig, resolve_config
 from ..data import Splits, load_splits
-from ..errors import TrainingDivergedError
+from ..errors import TrainingDivergedError, UserError
 from ..evaluation.check import behaviour_metrics
 from ..evaluation.metrics import classification_metrics
 from ..evaluation.pairs import pair_metrics
@@ -83,6 +83,11 @@ def _train(
 ) -> TrainResult:
     """The steps of :func:`train` once the config, output folder and checkpoint folder are checked."""
     splits, tokenizer, model = load_data_and_model(config, args)
+    window = getattr(model.config, "max_position_embeddings", None)
+    if window and config.max_length > window:  # else a torch size mismatch at the first long batch
+        raise UserError(
+            f"--max-length {config.max_length} is more than this model's window of {window} tokens."
+        )
     config, model, freeze_report = prepare_model(config, model)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     if args.process_index == 0:
