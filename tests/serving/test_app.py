@@ -22,6 +22,7 @@ from imdb_sentiment import Classifier, UserError
 from imdb_sentiment.serving.app import EXAMPLES, AppSettings, Service, build_demo, launch
 from imdb_sentiment.serving.downloads import PREFIX
 from imdb_sentiment.serving.what_if import EXAMPLE_PAIRS, verdict_line, word_diff
+from imdb_sentiment.text import char_budget, prepare_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = AppSettings(max_file_size="64kb", max_rows=50, max_batch_size=8)
@@ -164,10 +165,34 @@ def test_verdict_line_says_whether_the_verdict_followed_the_edit():
 
 def test_what_if_refuses_a_blank_side(classifier):
     service = Service(classifier, SETTINGS)
-    for pair in [("", POSITIVE), (POSITIVE, "  "), (None, POSITIVE), (POSITIVE, 5)]:
+    for pair in [
+        ("", POSITIVE),
+        (POSITIVE, "  "),
+        (None, POSITIVE),
+        (POSITIVE, 5),
+        (POSITIVE, "\u200b<br />"),
+    ]:
         with pytest.raises(gr.Error, match="a review and an edited copy"):
             service.what_if(*pair)
     assert len(EXAMPLE_PAIRS) == 2 and all(len(pair) == 2 for pair in EXAMPLE_PAIRS)
+
+
+def test_what_if_diffs_the_texts_as_the_model_reads_them(classifier):
+    service = Service(classifier, SETTINGS)
+    long_pair = ("superb " * 100_000, "awful " * 100_000)  # the diff would be quadratic in 200,000 words
+    diff = service.what_if(*long_pair)[2]
+    diffed = sum(len(span.split()) for span, _ in diff)
+    assert diffed == sum(len(prepare_text(text, classifier.max_length).split()) for text in long_pair)
+    assert diffed < 2 * char_budget(classifier.max_length)
+    assert service.what_if("the film<br />was superb .", "the film<br />was awful .")[2] == [
+        ("the film was", None),
+        (" ", None),
+        ("superb", "removed"),
+        (" ", None),
+        ("awful", "added"),
+        (" ", None),
+        (".", None),
+    ]
 
 
 # ---- the app served in-process, called with gradio_client ---------------------------------------

@@ -17,6 +17,7 @@ import difflib
 import gradio as gr
 
 from ..errors import UserError
+from ..text import has_text, prepare_text
 
 EXAMPLE_PAIRS = [
     ["A gripping, beautifully acted film.", "A boring, badly acted film."],
@@ -58,15 +59,18 @@ def verdict_line(before: str, after: str) -> str:
 
 def compare(classifier, explain, original: object, edited: object) -> tuple:
     """A pair scored by ``classifier`` in one forward pass: both labels (class -> score), the word
-    diff, both explanations (``explain``: the app's /explain handler) and the verdict line.
-    UserError if either text is blank."""
-    if not all(isinstance(t, str) and t.strip() for t in (original, edited)):
+    diff of the texts as the model reads them (cleaned, size-capped), both explanations
+    (``explain``: the app's /explain handler) and the verdict line. UserError if either text is
+    blank or holds only invisible characters."""
+    if not all(isinstance(t, str) and has_text(t) for t in (original, edited)):
         raise UserError("Please enter a review and an edited copy of it.")
     before, after = classifier.predict([original, edited], batch_size=2)
+    # The diff is quadratic in the words: it compares the texts as the model reads them, size-capped.
+    prepared = [prepare_text(text, classifier.max_length) for text in (original, edited)]
     return (
         dict(before.scores),
         dict(after.scores),
-        word_diff(original, edited),
+        word_diff(*prepared),
         explain(original),
         explain(edited),
         verdict_line(before.label, after.label),
