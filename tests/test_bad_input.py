@@ -94,6 +94,17 @@ def test_classifier_refuses_a_bare_string():
         Classifier.encode(None, "one review")  # checked before the model is touched
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [pd.DataFrame({"text": ["a superb film"]}), {"a superb film": 1}, {"a superb film", "a dull one"}],
+    ids=["DataFrame", "dict", "set"],
+)
+def test_classifier_refuses_containers_that_would_score_the_wrong_texts(texts):
+    # A DataFrame or dict iterates over its column names or keys; a set in no order the caller knows.
+    with pytest.raises(InvalidTextError, match=f"not a {type(texts).__name__} .*tolist"):
+        Classifier.encode(None, texts)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=ANY_TEXT)
 def test_classifier_takes_arbitrary_unicode(classifier, text):

@@ -10,7 +10,8 @@ pickle checkpoints and remote code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,6 +271,12 @@ class Classifier:
         """Token ids for each review, validated, cleaned and truncated as in training."""
         if isinstance(texts, (str, bytes)):
             raise InvalidTextError("predict() takes a list of reviews, not a single string.")
+        if isinstance(texts, (Mapping, AbstractSet)) or hasattr(texts, "columns"):
+            # A dict or a DataFrame iterates over its keys or column names; a set has no order.
+            raise InvalidTextError(
+                f"predict() takes a list of reviews, not a {type(texts).__name__} "
+                "(for a table, pass its text column: table['text'].tolist())."
+            )
         if not isinstance(texts, Sequence):  # a pandas Series, a numpy array, a generator
             if not isinstance(texts, Iterable):
                 raise InvalidTextError(f"predict() takes a list of reviews, not {type(texts).__name__}.")
