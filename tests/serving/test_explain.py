@@ -125,6 +125,15 @@ def test_long_review_truncated_as_prediction_with_middle_not_seen(classifier):
     assert all(weight is not None for _, weight in explanation.top(100, "POSITIVE"))
 
 
+@pytest.mark.parametrize("silent", ["\u00ad", "\u200f", "\u0301"], ids=["soft hyphen", "RLM", "lone accent"])
+def test_a_word_with_no_token_weighs_nothing_and_is_not_called_truncated(classifier, silent):
+    explanation = explain_text(classifier, f"the film was superb {silent} and brilliant .", steps=4)
+    assert silent in explanation.words and explanation.unseen == 0
+    assert explanation.weights[explanation.words.index(silent)] == 0.0
+    assert not any("not seen" in span for span, _ in explanation.highlights())
+    assert "not seen" not in format_explanation(explanation)
+
+
 def test_a_review_beyond_the_size_cap_counts_every_word_it_hides(classifier):
     cap = char_budget(classifier.max_length)  # characters prepare_text keeps
     filler = [FILLER[i % len(FILLER)] for i in range(cap // 2)]  # words of 2+ characters: over 3x the cap

@@ -79,7 +79,7 @@ class Explanation:
                 while end < len(self.weights) and self.weights[end] is None:
                     end += 1
                 unseen, cut = end - index + cut, 0
-                spans.append((f" [... {unseen} words not seen by the model (truncated) ...] ", None))
+                spans.append((f" [... {_words(unseen)} not seen by the model (truncated) ...] ", None))
                 index = end
                 continue
             spans.append((self.words[index], round(self.weights[index] / scale, 4)))
@@ -173,7 +173,10 @@ def explain_text(
 
     spans = word_spans(prepared)
     starts = [start for start, _ in spans]
-    weights: list[float | None] = [None] * len(spans)
+    # Unseen (None): the words in the truncated middle. A word the tokenizer turns into no token
+    # at all (a soft hyphen, a lone accent) was seen as nothing: weight 0.
+    middle = (offsets[head][0], offsets[len(ids) - tail - 1][1]) if head + tail < len(ids) else (0, 0)
+    weights: list[float | None] = [None if middle[0] <= start < middle[1] else 0.0 for start in starts]
     for position, index in enumerate(kept):
         word = max(bisect.bisect_right(starts, offsets[index][0]) - 1, 0)
         weights[word] = (weights[word] or 0.0) + float(token_attr[n_prefix + position])
@@ -198,7 +201,7 @@ def format_explanation(explanation: Explanation, k: int = 10) -> str:
         shown = ", ".join(f"{word} {weight:+.3f}" for word, weight in top) or "(none)"
         lines.append(f"  toward {toward}: {shown}")
     if explanation.unseen:
-        lines.append(f"  not seen: {explanation.unseen} words in the middle (truncated, as for prediction)")
+        lines.append(f"  not seen: {_words(explanation.unseen)} in the middle (truncated, as for prediction)")
     return "\n".join(lines)
 
 
@@ -206,3 +209,7 @@ def _describe(explanation: Explanation) -> str:
     if explanation.method == "ig":
         return f"integrated gradients, {explanation.steps} steps, completeness gap {explanation.completeness_gap:.3f}"
     return "gradient x input"
+
+
+def _words(n: int) -> str:
+    return f"{n} word" if n == 1 else f"{n} words"
