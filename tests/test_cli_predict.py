@@ -12,7 +12,7 @@ import pytest
 
 from imdb_sentiment import UserError
 from imdb_sentiment.cli import main
-from imdb_sentiment.serving.batch import write_predictions
+from imdb_sentiment.serving.batch import read_reviews, write_predictions
 
 from helpers import make_reviews
 
@@ -86,6 +86,11 @@ def test_scores_are_floats_even_when_every_row_failed(trained_model_dir, tmp_pat
     assert [str(tables[1][column].dtype) for column in scores] == ["float64"] * 3
     assert [str(tables[0][column].dtype) for column in scores] == ["float64"] * 3
     assert tables[1]["score"].isna().all() and tables[1]["error"].notna().all()
+
+
+def test_a_text_file_with_a_byte_order_mark_reads_without_it(tmp_path):
+    (source := tmp_path / "reviews.txt").write_bytes("\ufeffa superb film\r\nan awful one\r\n".encode())
+    assert read_reviews(source) == ["a superb film", "an awful one"]
 
 
 def test_stdin_and_progress_bar(trained_model_dir, monkeypatch, capsys):

@@ -42,7 +42,7 @@ def read_reviews(
         raise UserError(f"Input file '{path}' does not exist.")
     if path.suffix.lower() == ".txt" or path.suffix == "":
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8-sig").splitlines()  # a Windows editor's BOM goes
         except UnicodeDecodeError as error:
             raise UserError(f"'{path}' is not valid UTF-8 text.") from error
         return [line for line in lines if line.strip()]
