@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from imdb_sentiment import train
+from imdb_sentiment import UserError, train
 from imdb_sentiment.model import freeze_lower_layers, load_model
 from imdb_sentiment.training.lora import apply_lora, attention_projections, head_modules, merge_lora
 
@@ -107,3 +107,13 @@ def test_lora_trains_under_accelerate_launch(tmp_path, tiny_distilbert, reviews_
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["model"]["method"] == "lora" and metrics["validation"]["accuracy"] >= 0.9
     assert not [p.name for p in output.iterdir() if p.name.startswith("adapter")]
+
+
+def test_a_rank_wider_than_the_model_is_refused_before_training(tmp_path, tiny_distilbert, reviews_parquet):
+    output = tmp_path / "saved_model"
+    config = tiny_config(
+        tiny_distilbert, reviews_parquet, output, method="lora", freeze_layers=None, lora_r=100_000
+    )
+    with pytest.raises(UserError, match=r"--lora-r 100000 is more than this model's hidden size \(32\)"):
+        train(config)
+    assert list(tmp_path.iterdir()) == []  # no model, no checkpoints

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..errors import UserError
 from ..model import FreezeReport, find_layers
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,11 @@ def apply_lora(
     from peft import LoraConfig, get_peft_model
 
     _, layers = find_layers(model)
+    width = getattr(model.config, "hidden_size", None) or getattr(model.config, "dim", None)
+    if width and r > width:  # a low-rank update wider than the model: more weights than the model
+        raise UserError(
+            f"--lora-r {r} is more than this model's hidden size ({width}); LoRA ranks are small (4-64)."
+        )
     targets = attention_projections(model, freeze_layers)
     if not targets:
         raise ValueError(f"No attention projections found in {type(model).__name__}'s upper layers.")
