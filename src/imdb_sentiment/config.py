@@ -288,9 +288,11 @@ def validate_config(config: TrainConfig) -> None:
         config.counterfactuals not in COUNTERFACTUAL_MODES
         and not Path(config.counterfactuals).expanduser().is_file()
     ):
+        path = Path(config.counterfactuals).expanduser()
+        found = "is a folder" if path.is_dir() else "does not exist"
         problems.append(
             "counterfactuals must be auto, on, off or a file of text,label,pair_id rows "
-            f"({config.counterfactuals!r} is none of them)"
+            f"({config.counterfactuals!r} {found})"
         )
     problems += _sharing_problems(config)
     if problems:

@@ -123,7 +123,10 @@ def test_max_train_samples_counts_the_datas_own_reviews_only(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        (None, "counterfactuals must be auto, on, off or a file"),
+        (
+            None,
+            "counterfactuals must be auto, on, off or a file of text,label,pair_id rows ('{path}' does not exist)",
+        ),
         ("text,label\nthe film was superb .,1\n", "have no column 'pair_id'"),
         ("text,label,pair_id\nthe film was superb .,1,1\n", "holds no counterfactual pair"),
         ("text,label,pair_id\na,1,1\nb,maybe,1\n", "Unknown label values"),
@@ -137,7 +140,7 @@ def test_bad_values_and_files_are_one_line_user_errors(tmp_path, content, messag
     with pytest.raises(UserError) as raised:
         validate_config(config)
         read_pairs(counterfactual_source(config))
-    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert message.format(path=path) in str(raised.value) and "\n" not in str(raised.value)
 
 
 @pytest.mark.slow
