@@ -78,16 +78,22 @@ def train(config: TrainConfig) -> TrainResult:
             return _train(config, args, precision, output_dir, resume_from, restore_float32_precision)
 
 
+def check_window(config: TrainConfig, model) -> None:
+    """A UserError if ``max_length`` is beyond the model's position embeddings: found before
+    training, not as a torch size mismatch at the first batch that long."""
+    window = getattr(model.config, "max_position_embeddings", None)
+    if window and config.max_length > window:
+        raise UserError(
+            f"--max-length {config.max_length} is more than this model's window of {window} tokens."
+        )
+
+
 def _train(
     config: TrainConfig, args, precision: Precision, output_dir: Path, resume_from, restore
 ) -> TrainResult:
     """The steps of :func:`train` once the config, output folder and checkpoint folder are checked."""
     splits, tokenizer, model = load_data_and_model(config, args)
-    window = getattr(model.config, "max_position_embeddings", None)
-    if window and config.max_length > window:  # else a torch size mismatch at the first long batch
-        raise UserError(
-            f"--max-length {config.max_length} is more than this model's window of {window} tokens."
-        )
+    check_window(config, model)
     config, model, freeze_report = prepare_model(config, model)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     if args.process_index == 0:
