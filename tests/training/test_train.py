@@ -190,7 +190,6 @@ def test_same_seed_twice_gives_identical_weights_and_metrics_on_cpu(
         ({"validation_fraction": 1.5}, "validation_fraction"),
         ({"attention_dropout": 1.0}, "attention_dropout must be at least 0 and below 1"),
         ({"model": "/nonexistent/model"}, "does not exist"),
-        ({"max_length": 1000}, "--max-length 1000 is more than this model's window of 128 tokens"),
         # Refused with the other flags, not by the Trainer once the model is loaded (or never).
         ({"seed": -5}, "seed must be between 0 and"),
         ({"num_workers": -1}, "num_workers must be 0 or more"),
@@ -342,3 +341,18 @@ def test_time_estimate_is_fair_although_the_sampler_puts_the_longest_batches_fir
     actual = sum(step_seconds) / 60
     assert minutes == pytest.approx(actual, rel=0.1)
     assert np.mean(step_seconds[:4]) * len(step_seconds) / 60 > 1.5 * actual  # what the first steps suggest
+
+
+def test_a_max_length_beyond_the_model_window_trains_at_the_window(tmp_path, tiny_distilbert, capsys):
+    # A quarter of the reviews are longer than the tiny model's 128 positions: a 1000-token window
+    # would fail at the first such batch with a torch size mismatch.
+    reviews = make_reviews(1000, seed=4, max_words=12)
+    long = reviews.index % 4 == 0
+    reviews.loc[long, "text"] = (reviews.loc[long, "text"] + " ") * 12  # its markers in head and tail
+    reviews.to_parquet(data := tmp_path / "long.parquet")
+    result = train(tiny_config(tiny_distilbert, data, tmp_path / "out", max_length=1000))
+    assert (
+        "max_length 1000 is more than this model's window: training at 128 tokens" in capsys.readouterr().out
+    )
+    assert TrainConfig.load(result.output_dir).max_length == 128
+    assert result.metrics["validation"]["accuracy"] >= 0.8

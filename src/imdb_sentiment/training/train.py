@@ -24,7 +24,7 @@ from pathlib import Path
 from ..atomic import atomic_directory, check_output_dir, write_json
 from ..config import TrainConfig, resolve_config
 from ..data import Splits, load_splits
-from ..errors import TrainingDivergedError, UserError
+from ..errors import TrainingDivergedError
 from ..evaluation.check import behaviour_metrics
 from ..evaluation.metrics import classification_metrics
 from ..evaluation.pairs import pair_metrics
@@ -78,14 +78,17 @@ def train(config: TrainConfig) -> TrainResult:
             return _train(config, args, precision, output_dir, resume_from, restore_float32_precision)
 
 
-def check_window(config: TrainConfig, model) -> None:
-    """A UserError if ``max_length`` is beyond the model's position embeddings: found before
-    training, not as a torch size mismatch at the first batch that long."""
+def fit_window(config: TrainConfig, model, main_process: bool) -> TrainConfig:
+    """``config`` with ``max_length`` at most the model's position embeddings, with a note when it
+    was cut (a longer window fails with a torch size mismatch at the first batch that long)."""
     window = getattr(model.config, "max_position_embeddings", None)
-    if window and config.max_length > window:
-        raise UserError(
-            f"--max-length {config.max_length} is more than this model's window of {window} tokens."
+    if not window or config.max_length <= window:
+        return config
+    if main_process:
+        print(
+            f"note: max_length {config.max_length} is more than this model's window: training at {window} tokens."
         )
+    return dataclasses.replace(config, max_length=window)
 
 
 def _train(
@@ -93,7 +96,7 @@ def _train(
 ) -> TrainResult:
     """The steps of :func:`train` once the config, output folder and checkpoint folder are checked."""
     splits, tokenizer, model = load_data_and_model(config, args)
-    check_window(config, model)
+    config = fit_window(config, model, args.process_index == 0)
     config, model, freeze_report = prepare_model(config, model)
     encoder = Encoder(tokenizer, config.max_length, config.truncation)
     if args.process_index == 0:
