@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> None:
     from imdb_sentiment.cli.arguments import check_port_free, classifier_from_args
+    from imdb_sentiment.serving.downloads import private_gradio_cache
 
     check_port_free(args.host, args.port)  # a busy port is found before the model loads
+    private_gradio_cache()  # before gradio is imported: its files go when the app exits
     classifier = classifier_from_args(args)  # before importing gradio: a missing model is reported at once
 
     from imdb_sentiment.serving.app import build_demo, launch

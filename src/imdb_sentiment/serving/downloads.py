@@ -4,6 +4,7 @@ and folders left by crashed apps removed at the next start.
     folder = DownloadFolder()       # /tmp/imdb_sentiment_app_<pid>_<random>/, made on first use
     folder.new_file("predictions.csv")
     folder.remove()                 # also at process exit (atexit)
+    private_gradio_cache()          # gradioApp.py, before importing gradio: its uploads go here too
 
 The folder's name carries the pid of the process that made it. At start, :func:`remove_stale`
 removes the folders with this prefix that belong to this user and whose process is gone. Limits:
@@ -91,3 +92,17 @@ class DownloadFolder:
         if self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
             self._path = None
+
+
+def private_gradio_cache() -> Path | None:
+    """Point gradio's temp folder (uploads, returned files) at a folder of this process's own,
+    named like the download folders, so that it goes at exit and, after a crash, at the next
+    start; gradio's shared ``<tmp>/gradio`` keeps empty upload folders and 0-byte files forever.
+    Call it before gradio is imported (gradio reads the variable once, at import). A
+    ``GRADIO_TEMP_DIR`` the user set is kept, and then this returns None."""
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        return None
+    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}_gradio_"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(path)
+    return path
