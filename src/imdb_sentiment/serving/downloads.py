@@ -67,14 +67,15 @@ class DownloadFolder:
     """A per-app temp folder, made when first needed (a Service that never writes a file leaves
     nothing behind), with a fresh subfolder per file (two users may upload the same name)."""
 
-    def __init__(self, root: str | Path | None = None):
-        self.root = root
+    def __init__(self, root: str | Path | None = None, kind: str = ""):
+        self.root, self.kind = root, kind  # kind: a word in the name, e.g. "gradio"
         self._path: Path | None = None
 
     @property
     def path(self) -> Path:
         if self._path is None or not self._path.is_dir():
-            self._path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}_", dir=self.root))
+            prefix = f"{PREFIX}{os.getpid()}_{self.kind + '_' if self.kind else ''}"
+            self._path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
             atexit.register(self.remove)
         return self._path
 
@@ -102,7 +103,6 @@ def private_gradio_cache() -> Path | None:
     ``GRADIO_TEMP_DIR`` the user set is kept, and then this returns None."""
     if os.environ.get("GRADIO_TEMP_DIR"):
         return None
-    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}_gradio_"))
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    path = DownloadFolder(kind="gradio").path  # removed at exit, like the app's download folder
     os.environ["GRADIO_TEMP_DIR"] = str(path)
     return path
